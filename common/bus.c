@@ -12,6 +12,8 @@ struct bus {
 	int timeout_ms;
 	pthread_mutex_t lock;
 	enum tl_err async_err;
+	jsCtx *ajs;              /* async publishing context, made on first use */
+	uint64_t async_failed;   /* guarded by lock */
 };
 
 struct bus_kv {
@@ -62,6 +64,64 @@ on_async_error(natsConnection *nc, natsSubscription *sub, natsStatus err, void *
 	log_warn("nats async error: %s", natsStatus_GetText(err));
 }
 
+/* natsOptions_SetURL takes one URL only; a cluster's comma-separated list
+ * ("nats://a:4222,nats://b:4222") must go through natsOptions_SetServers. */
+#define BUS_MAX_SERVERS 16
+static natsStatus
+set_servers(natsOptions *opts, const char *url)
+{
+	const char *servers[BUS_MAX_SERVERS];
+	char *copy, *p, *next;
+	int n = 0;
+	natsStatus s;
+
+	if (!url || !strchr(url, ','))
+		return natsOptions_SetURL(opts, url);
+	if (!(copy = strdup(url)))
+		return NATS_NO_MEMORY;
+	for (p = copy; p; p = next) {
+		char *end;
+
+		if ((next = strchr(p, ',')))
+			*next++ = '\0';
+		while (*p == ' ' || *p == '\t')
+			p++;
+		end = p + strlen(p);
+		while (end > p && (end[-1] == ' ' || end[-1] == '\t'))
+			*--end = '\0';
+		if (*p == '\0')
+			continue;
+		if (n == BUS_MAX_SERVERS) {
+			free(copy);
+			return NATS_INVALID_ARG;
+		}
+		servers[n++] = p;
+	}
+	s = n > 0 ? natsOptions_SetServers(opts, servers, n) : NATS_INVALID_ARG;
+	free(copy); /* SetServers copies the strings */
+	return s;
+}
+
+/* Having a callback makes a failed first connect asynchronous: without
+ * one, nats.c blocks in natsConnection_Connect until the server appears. */
+static void
+on_connected(natsConnection *nc, void *closure)
+{
+	log_info("nats connected");
+}
+
+static void
+on_disconnected(natsConnection *nc, void *closure)
+{
+	log_warn("nats disconnected");
+}
+
+static void
+on_reconnected(natsConnection *nc, void *closure)
+{
+	log_info("nats reconnected");
+}
+
 enum tl_err
 bus_connect(const struct bus_opts *o, struct bus **out)
 {
@@ -75,7 +135,7 @@ bus_connect(const struct bus_opts *o, struct bus **out)
 	pthread_mutex_init(&b->lock, NULL);
 	b->timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : 5000;
 	s = natsOptions_Create(&opts);
-	if (s == NATS_OK) s = natsOptions_SetURL(opts, o->url);
+	if (s == NATS_OK) s = set_servers(opts, o->url);
 	if (s == NATS_OK && o->user) s = natsOptions_SetUserInfo(opts, o->user, o->password);
 	if (s == NATS_OK && o->name) s = natsOptions_SetName(opts, o->name);
 	if (s == NATS_OK && o->inbox_prefix) s = natsOptions_SetCustomInboxPrefix(opts, o->inbox_prefix);
@@ -89,7 +149,9 @@ bus_connect(const struct bus_opts *o, struct bus **out)
 	if (s == NATS_OK) s = natsOptions_SetMaxPingsOut(opts, 2);
 	if (s == NATS_OK) s = natsOptions_SetErrorHandler(opts, on_async_error, b);
 	if (s == NATS_OK && o->retry_on_failed_connect)
-		s = natsOptions_SetRetryOnFailedConnect(opts, true, NULL, NULL);
+		s = natsOptions_SetRetryOnFailedConnect(opts, true, on_connected, b);
+	if (s == NATS_OK) s = natsOptions_SetDisconnectedCB(opts, on_disconnected, b);
+	if (s == NATS_OK) s = natsOptions_SetReconnectedCB(opts, on_reconnected, b);
 	if (s != NATS_OK)
 		goto fail;
 	s = natsConnection_Connect(&b->nc, opts);
@@ -116,6 +178,7 @@ bus_close(struct bus *b)
 	if (!b)
 		return;
 	jsCtx_Destroy(b->js);
+	jsCtx_Destroy(b->ajs);
 	if (b->nc) {
 		natsConnection_Close(b->nc);
 		natsConnection_Destroy(b->nc);
@@ -163,6 +226,81 @@ bus_publish(struct bus *b, const char *subject, const void *data, size_t len, co
 	jsPubAck_Destroy(ack);
 	if (s != NATS_OK && jerr)
 		log_warn("jetstream publish refused: %s (jerr %d)", natsStatus_GetText(s), (int)jerr);
+	return xlate(s);
+}
+
+/* ---- asynchronous publish ---- */
+
+static void
+on_async_pub_err(jsCtx *js, jsPubAckErr *pae, void *closure)
+{
+	struct bus *b = closure;
+
+	/* The library destroys pae->Msg after this returns. */
+	pthread_mutex_lock(&b->lock);
+	b->async_failed++;
+	pthread_mutex_unlock(&b->lock);
+}
+
+static enum tl_err
+async_ctx(struct bus *b, jsCtx **out)
+{
+	natsStatus s = NATS_OK;
+	jsOptions jo;
+
+	pthread_mutex_lock(&b->lock);
+	if (!b->ajs) {
+		jsOptions_Init(&jo);
+		jo.Wait = b->timeout_ms;
+		jo.PublishAsync.MaxPending = 4000;
+		jo.PublishAsync.StallWait = b->timeout_ms;
+		jo.PublishAsync.ErrHandler = on_async_pub_err;
+		jo.PublishAsync.ErrHandlerClosure = b;
+		s = natsConnection_JetStream(&b->ajs, b->nc, &jo);
+	}
+	*out = b->ajs;
+	pthread_mutex_unlock(&b->lock);
+	return xlate(s);
+}
+
+enum tl_err
+bus_publish_async(struct bus *b, const char *subject, const void *data, size_t len, const char *msg_id)
+{
+	jsPubOptions po;
+	jsCtx *js;
+	enum tl_err e;
+
+	if (len > INT32_MAX)
+		return TL_ETOOBIG;
+	if (!bus_connected(b))
+		return TL_EUNAVAIL;
+	if ((e = async_ctx(b, &js)) != TL_OK)
+		return e;
+	jsPubOptions_Init(&po);
+	po.MsgId = msg_id;
+	return xlate(js_PublishAsync(js, subject, data, (int)len, &po));
+}
+
+enum tl_err
+bus_publish_async_wait(struct bus *b, int timeout_ms, uint64_t *failed)
+{
+	jsPubOptions po;
+	jsCtx *js;
+	natsStatus s = NATS_OK;
+
+	pthread_mutex_lock(&b->lock);
+	js = b->ajs;
+	pthread_mutex_unlock(&b->lock);
+	if (js) {
+		jsPubOptions_Init(&po);
+		po.MaxWait = timeout_ms;
+		s = js_PublishAsyncComplete(js, &po);
+	}
+	pthread_mutex_lock(&b->lock);
+	if (failed)
+		*failed = b->async_failed;
+	b->async_failed = 0;
+	pthread_mutex_unlock(&b->lock);
 	return xlate(s);
 }
 
