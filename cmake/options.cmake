@@ -18,3 +18,9 @@ if(SANITIZE)
   add_link_options(-fsanitize=${_san})
 endif()
 set(CMAKE_POSITION_INDEPENDENT_CODE ON)
+if(FUZZ)
+  # Instrument the whole tree, not just the fuzz target files, so libFuzzer
+  # sees coverage inside the libraries it is exercising.
+  add_compile_options(-fsanitize=fuzzer-no-link,address,undefined)
+  add_link_options(-fsanitize=address,undefined)
+endif()
