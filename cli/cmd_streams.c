@@ -1,0 +1,259 @@
+/*
+ * tipline streams setup|check: the JetStream layout every Tipline process
+ * relies on, declared once here.
+ *
+ * setup creates or updates (idempotently) the streams, the vault's durable
+ * consumer and the KV buckets; check only looks and reports what is
+ * missing.  Both need the NATS admin user: daemons' users may not create
+ * anything (their allow-lists stop at STREAM.INFO and their own consumer).
+ * Names come from wire.h so that nothing here can drift from the code that
+ * publishes and consumes.
+ */
+#include "compat.h"
+#include "bus.h"
+#include "cli.h"
+#include "num.h"
+#include "secret.h"
+#include "wire.h"
+
+#include <getopt.h>
+
+#define MIN_MS (60 * 1000LL)
+#define HOUR_MS (60 * MIN_MS)
+
+static const char *const deposit_subjects[] = { WIRE_SUBJ_DEPOSITS_ALL };
+static const char *const lead_subjects[] = { WIRE_SUBJ_LEADS_ALL };
+static const char *const event_subjects[] = { WIRE_SUBJ_EVENTS_ALL };
+
+/* Streams.  The dedup window covers a channel's longest realistic retry
+ * (WeChat resends within seconds, an MTA requeues for minutes), so a retry
+ * inside it can never create a second report. */
+static const struct bus_stream_cfg streams[] = {
+	/* Sealed deposits: the vault is the only reader; a work queue deletes
+	 * each one as soon as the vault has stored and acked it. */
+	{ .name = WIRE_STREAM_DEPOSITS, .subjects = deposit_subjects, .nsubjects = 1,
+	  .retention = BUS_WORKQUEUE, .dup_window_ms = 10 * MIN_MS, .max_msg_size = WIRE_MAX_MSG },
+	/* Sanitized leads: limits retention so that a district node (and the
+	 * city triage node) can replay its district from the start. */
+	{ .name = WIRE_STREAM_LEADS, .subjects = lead_subjects, .nsubjects = 1,
+	  .retention = BUS_LIMITS, .dup_window_ms = 10 * MIN_MS, .max_msg_size = WIRE_MAX_MSG },
+	/* Case and award events, read by payouts and the districts. */
+	{ .name = WIRE_STREAM_EVENTS, .subjects = event_subjects, .nsubjects = 1,
+	  .retention = BUS_LIMITS, .dup_window_ms = 10 * MIN_MS, .max_msg_size = WIRE_MAX_MSG },
+};
+
+static const struct bus_consumer_cfg consumers[] = {
+	/* max_deliver -1: a deposit must never be dropped because the vault was
+	 * down or failing; it stays until stored. */
+	{ .stream = WIRE_STREAM_DEPOSITS, .durable = WIRE_CONSUMER_VAULT,
+	  .filter = WIRE_SUBJ_DEPOSITS_ALL, .ack_wait_ms = 30 * 1000, .max_deliver = -1,
+	  .max_ack_pending = 1000 },
+};
+
+static const struct bus_kv_cfg buckets[] = {
+	{ .bucket = WIRE_KV_STATUS, .history = 5 },
+	{ .bucket = WIRE_KV_CLAIMS, .history = 10 },
+	/* Idempotency keys only need to outlive a client's retries. */
+	{ .bucket = WIRE_KV_IDEM, .history = 1, .ttl_ms = 24 * HOUR_MS },
+};
+
+struct streams_opts {
+	const char *url;
+	const char *user;
+	const char *pwfile;
+	int replicas;
+};
+
+static void
+usage(FILE *f)
+{
+	fprintf(f, "usage: tipline streams setup|check [-s URL] [-u USER -p PASSWORD_FILE] [--replicas N]\n"
+	           "\n"
+	           "  setup   create or update streams %s, %s, %s, the consumer %s/%s\n"
+	           "          and the KV buckets %s, %s, %s (idempotent)\n"
+	           "  check   report what is missing; exit 1 if anything is\n"
+	           "\n"
+	           "  -s URL            NATS server(s), comma-separated (default nats://127.0.0.1:4222)\n"
+	           "  -u USER           NATS user (the admin user)\n"
+	           "  -p FILE           file holding that user's password (mode 0600)\n"
+	           "  --replicas N      stream and bucket replicas, 1..5 (3 in a cluster)\n",
+	        WIRE_STREAM_DEPOSITS, WIRE_STREAM_LEADS, WIRE_STREAM_EVENTS, WIRE_STREAM_DEPOSITS,
+	        WIRE_CONSUMER_VAULT, WIRE_KV_STATUS, WIRE_KV_CLAIMS, WIRE_KV_IDEM);
+}
+
+static const char *
+retention_name(enum bus_retention r)
+{
+	return r == BUS_WORKQUEUE ? "work-queue" : r == BUS_INTEREST ? "interest" : "limits";
+}
+
+static int
+do_setup(struct bus *b, int replicas)
+{
+	enum tl_err e;
+	int rc = 0;
+
+	for (size_t i = 0; i < TL_ARRAY_LEN(streams); i++) {
+		struct bus_stream_cfg c = streams[i];
+
+		c.replicas = replicas;
+		if ((e = bus_stream_ensure(b, &c)) != TL_OK) {
+			fprintf(stderr, "stream   %-14s FAILED: %s\n", c.name, tl_strerror(e));
+			rc = 1;
+			continue;
+		}
+		printf("stream   %-14s ok (%s, %s, dedup %llds, max msg %lld bytes, R%d)\n", c.name,
+		       c.subjects[0], retention_name(c.retention), (long long)(c.dup_window_ms / 1000),
+		       (long long)c.max_msg_size, replicas);
+	}
+	for (size_t i = 0; i < TL_ARRAY_LEN(consumers); i++) {
+		const struct bus_consumer_cfg *c = &consumers[i];
+
+		if ((e = bus_consumer_ensure(b, c)) != TL_OK) {
+			fprintf(stderr, "consumer %s/%s FAILED: %s\n", c->stream, c->durable, tl_strerror(e));
+			rc = 1;
+			continue;
+		}
+		printf("consumer %s/%s ok (filter %s, explicit ack, ack wait %llds, max deliver %d,"
+		       " max ack pending %d)\n", c->stream, c->durable, c->filter,
+		       (long long)(c->ack_wait_ms / 1000), c->max_deliver, c->max_ack_pending);
+	}
+	for (size_t i = 0; i < TL_ARRAY_LEN(buckets); i++) {
+		struct bus_kv_cfg c = buckets[i];
+
+		c.replicas = replicas;
+		if ((e = bus_kv_ensure(b, &c)) != TL_OK) {
+			fprintf(stderr, "kv       %-14s FAILED: %s\n", c.bucket, tl_strerror(e));
+			rc = 1;
+			continue;
+		}
+		if (c.ttl_ms)
+			printf("kv       %-14s ok (history %d, ttl %lldh, R%d)\n", c.bucket, c.history,
+			       (long long)(c.ttl_ms / HOUR_MS), replicas);
+		else
+			printf("kv       %-14s ok (history %d, R%d)\n", c.bucket, c.history, replicas);
+	}
+	return rc;
+}
+
+/* Prints one line for a stream-backed object; returns 1 if it is missing
+ * (or cannot be looked at). */
+static int
+check_stream(struct bus *b, const char *kind, const char *label, const char *stream)
+{
+	uint64_t msgs = 0;
+	enum tl_err e = bus_stream_info(b, stream, &msgs, NULL, NULL);
+
+	if (e == TL_OK) {
+		printf("%-8s %-14s ok (%llu messages)\n", kind, label, (unsigned long long)msgs);
+		return 0;
+	}
+	printf("%-8s %-14s %s\n", kind, label, e == TL_ENOTFOUND ? "MISSING" : tl_strerror(e));
+	return 1;
+}
+
+static int
+do_check(struct bus *b)
+{
+	char kvstream[64];
+	int missing = 0;
+	enum tl_err e;
+
+	for (size_t i = 0; i < TL_ARRAY_LEN(streams); i++)
+		missing += check_stream(b, "stream", streams[i].name, streams[i].name);
+	for (size_t i = 0; i < TL_ARRAY_LEN(consumers); i++) {
+		const struct bus_consumer_cfg *c = &consumers[i];
+		struct bus_consumer *bc = NULL;
+
+		/* Binding looks the durable up on the server and fails if it does
+		 * not exist; it creates nothing (bus.h has no consumer-info call). */
+		e = bus_consumer_bind(b, c->stream, c->durable, &bc);
+		bus_consumer_free(bc);
+		printf("consumer %s/%s %s\n", c->stream, c->durable,
+		       e == TL_OK ? "ok" : e == TL_ENOTFOUND || e == TL_EBUS ? "MISSING" : tl_strerror(e));
+		missing += e != TL_OK;
+	}
+	for (size_t i = 0; i < TL_ARRAY_LEN(buckets); i++) {
+		/* A KV bucket is the stream KV_<bucket>. */
+		snprintf(kvstream, sizeof(kvstream), "KV_%s", buckets[i].bucket);
+		missing += check_stream(b, "kv", buckets[i].bucket, kvstream);
+	}
+	if (missing)
+		printf("%d missing; run 'tipline streams setup'\n", missing);
+	else
+		printf("all streams, consumers and buckets present\n");
+	return missing ? 1 : 0;
+}
+
+int
+cmd_streams(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "server", required_argument, NULL, 's' },
+		{ "user", required_argument, NULL, 'u' },
+		{ "password-file", required_argument, NULL, 'p' },
+		{ "replicas", required_argument, NULL, 'r' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct streams_opts so = { .url = "nats://127.0.0.1:4222", .replicas = 1 };
+	struct bus_opts o = { 0 };
+	struct bus *b = NULL;
+	const char *action;
+	char *pw = NULL, why[512];
+	uint64_t n;
+	int c, rc = 1;
+	enum tl_err e;
+
+	if (argc < 2 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
+		usage(argc < 2 ? stderr : stdout);
+		return argc < 2 ? 2 : 0;
+	}
+	action = argv[1];
+	if (strcmp(action, "setup") != 0 && strcmp(action, "check") != 0) {
+		fprintf(stderr, "tipline streams: unknown action \"%s\"\n", action);
+		usage(stderr);
+		return 2;
+	}
+	argc--;
+	argv++;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "s:u:p:h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 's': so.url = optarg; break;
+		case 'u': so.user = optarg; break;
+		case 'p': so.pwfile = optarg; break;
+		case 'r':
+			if (num_parse_u64(optarg, strlen(optarg), 5, &n) != TL_OK || n < 1) {
+				fprintf(stderr, "tipline streams: --replicas must be 1..5\n");
+				return 2;
+			}
+			so.replicas = (int)n;
+			break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind != argc || (so.pwfile && !so.user)) {
+		usage(stderr);
+		return 2;
+	}
+	if (so.pwfile && secret_load_text(so.pwfile, &pw, why, sizeof(why)) != TL_OK) {
+		fprintf(stderr, "tipline streams: %s\n", why);
+		return 1;
+	}
+	o.url = so.url;
+	o.user = so.user;
+	o.password = pw;
+	o.name = "tipline-streams";
+	if ((e = bus_connect(&o, &b)) != TL_OK) {
+		fprintf(stderr, "tipline streams: connect %s: %s\n", so.url, tl_strerror(e));
+		goto out;
+	}
+	rc = strcmp(action, "setup") == 0 ? do_setup(b, so.replicas) : do_check(b);
+out:
+	bus_close(b);
+	secret_free(pw);
+	bus_shutdown();
+	return rc;
+}

@@ -1,0 +1,164 @@
+#!/usr/bin/env bash
+# scripts/run.sh - runs a whole Tipline node on this machine (make run).
+#
+# State lives in var/ of the repository (gitignored): var/keys (generated
+# once, kept), var/etc (configs, rewritten each run), var/log, var/nats
+# (JetStream store, encrypted), var/vault (the vault database).  Ports come
+# from TL_NATS_PORT (4222), TL_MON_PORT (8222), TL_INTAKE_PORT (8080);
+# everything listens on 127.0.0.1 only.  Ctrl-C stops everything: each
+# daemon with SIGTERM, then nats-server.  If a daemon dies, everything stops.
+# The DEVENV_* variables are read by devenv.sh:
+# shellcheck disable=SC2034
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BUILD=${TL_BUILD_DIR:-$ROOT/build}
+[[ -d $BUILD ]] && BUILD=$(cd "$BUILD" && pwd)
+STATE=${TL_STATE_DIR:-$ROOT/var}
+
+# shellcheck source=scripts/devenv.sh
+source "$ROOT/scripts/devenv.sh"
+DEVENV_STATE=$STATE
+DEVENV_CLI=$BUILD/cli/tipline
+DEVENV_SRC=$ROOT
+DEVENV_NATS_PORT=${TL_NATS_PORT:-4222}
+DEVENV_MON_PORT=${TL_MON_PORT:-8222}
+DEVENV_INTAKE_PORT=${TL_INTAKE_PORT:-8080}
+
+say() { printf 'run: %s\n' "$*" >&2; }
+
+[[ -x $DEVENV_CLI ]] || { say "$DEVENV_CLI is not built; run 'make build'"; exit 1; }
+
+names=()
+pids=()
+stopping=0
+reaped="" # pid already collected by wait -n
+
+stop_all() {
+	local i pid st
+	((stopping)) && return 0
+	stopping=1
+	# Reverse start order: intake stops taking reports before the vault
+	# goes; nats-server last, so both can finish what they hold.
+	for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
+		pid=${pids[i]}
+		kill -0 "$pid" 2>/dev/null || continue
+		say "stopping ${names[i]} (pid $pid)"
+		kill -TERM "$pid" 2>/dev/null || true
+	done
+	for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
+		pid=${pids[i]}
+		[[ $pid != "$reaped" ]] || continue
+		st=0
+		timeout_wait "$pid" 20 || { say "${names[i]} ignored SIGTERM; killing it"; kill -KILL "$pid" 2>/dev/null || true; }
+		wait "$pid" 2>/dev/null || st=$?
+		((st == 0 || st == 127)) || say "${names[i]} exited with status $st"
+	done
+	say "stopping nats-server"
+	devenv_nats_stop
+	say "stopped; state kept in $STATE"
+}
+
+timeout_wait() {
+	local pid=$1 secs=$2 i
+	for ((i = 0; i < secs * 10; i++)); do
+		kill -0 "$pid" 2>/dev/null || return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+trap 'stop_all; exit 130' INT
+trap 'stop_all; exit 143' TERM
+trap 'stop_all' EXIT
+
+devenv_keygen
+devenv_write_configs
+mkdir -p "$STATE/log"
+say "starting nats-server on 127.0.0.1:$DEVENV_NATS_PORT (log $STATE/log/nats.log)"
+devenv_nats_start
+devenv_streams_setup | sed 's/^/run: /' >&2
+
+# start NAME BINARY CONFIG
+start() {
+	local name=$1 bin=$2 conf=$3
+	if [[ ! -x $bin ]]; then
+		say "WARNING: $bin is not built; running without $name"
+		return 0
+	fi
+	say "starting $name (log $STATE/log/$name.log)"
+	setsid "$bin" -c "$conf" >>"$STATE/log/$name.log" 2>&1 </dev/null &
+	names+=("$name")
+	pids+=("$!")
+}
+
+start tipline-vault "$BUILD/vault/tipline-vault" "$STATE/etc/vault.ini"
+start tipline-intake "$BUILD/intake/tipline-intake" "$STATE/etc/intake.ini"
+
+base=http://127.0.0.1:$DEVENV_INTAKE_PORT
+if [[ -x $BUILD/intake/tipline-intake ]]; then
+	ok=0
+	for ((i = 0; i < 150; i++)); do
+		if [[ $(curl -sS -o /dev/null -w '%{http_code}' --max-time 1 "$base/healthz" 2>/dev/null) == 200 ]]; then
+			ok=1
+			break
+		fi
+		kill -0 "${pids[-1]}" 2>/dev/null || break
+		sleep 0.1
+	done
+	if ((!ok)); then
+		say "tipline-intake did not answer $base/healthz; last lines of its log:"
+		tail -n 20 "$STATE/log/tipline-intake.log" >&2 || true
+		exit 1
+	fi
+fi
+
+cat <<EOF
+
+Tipline is running (state in $STATE; Ctrl-C stops everything).
+
+  Report API   $base/api/v1/reports            (POST JSON)
+  Receipts     $base/api/v1/receipts/<receipt>  (GET status)
+  Health       $base/healthz
+  Metrics      $base/metrics
+  NATS         nats://127.0.0.1:$DEVENV_NATS_PORT    monitor http://127.0.0.1:$DEVENV_MON_PORT/ (/jsz, /healthz)
+  Logs         $STATE/log/
+  Vault DB     $STATE/vault/vault.db (SQLCipher, key $STATE/keys/vault-db.key)
+
+Try a report:
+
+  curl -sS -X POST $base/api/v1/reports \\
+       -H 'Content-Type: application/json' \\
+       -d '{"text":"静海区大邱庄镇某钢厂夜间用中频炉熔化废钢生产地条钢，每天凌晨出货。","location":"静海区大邱庄镇"}'
+
+The answer carries a 16-digit receipt; check it with
+  curl -sS $base/api/v1/receipts/<receipt>
+
+EOF
+
+if ((${#pids[@]} == 0)); then
+	say "no daemon is built; nats-server keeps running until Ctrl-C"
+	wait "$(<"$STATE/run/nats.pid")" 2>/dev/null || true
+	say "nats-server exited"
+	exit 1
+fi
+
+# Wait for Ctrl-C (the traps) or for any process to die.
+nats_pid=$(<"$STATE/run/nats.pid")
+while :; do
+	dead=""
+	st=0
+	wait -n -p dead "${pids[@]}" "$nats_pid" || st=$?
+	[[ -n $dead ]] || continue
+	reaped=$dead
+	for ((i = 0; i < ${#pids[@]}; i++)); do
+		if [[ ${pids[i]} == "$dead" ]]; then
+			say "${names[i]} (pid $dead) died with status $st; stopping everything (see $STATE/log/${names[i]}.log)"
+			exit 1
+		fi
+	done
+	if [[ $dead == "$nats_pid" ]]; then
+		say "nats-server (pid $dead) died with status $st; stopping everything (see $STATE/log/nats.log)"
+		exit 1
+	fi
+done
