@@ -11,6 +11,8 @@ set -euo pipefail
 source "$TL_SRC_DIR/tests/lib.sh"
 
 tl_setup
+tl_start_vault
+tl_start_intake
 
 # ---- canaries, fresh for each run so an old file can never satisfy a check ----
 rnd() { od -An -N4 -tu4 /dev/urandom | tr -d ' '; }
@@ -42,13 +44,13 @@ r1=$(tl_post_report "$(cat <<JSON
  "contact":{"name":"$CANARY_NAME","phone":"$CANARY_PHONE","email":"$CANARY_EMAIL","id_number":"$CANARY_ID","wechat":"$CANARY_WECHAT"}}
 JSON
 )")
-tl_assert_eq "$TL_HTTP_STATUS" 201 "report 1 accepted"
+tl_assert_eq 201 "$(tl_last_status)" "report 1 accepted"
 # 2: identity typed into the tip text itself, district left to routing.
 r2=$(tl_post_report "$(cat <<JSON
 {"text":"我叫${CANARY_NAME}，手机${CANARY_PHONE_SPACED}，身份证${CANARY_ID2}，邮箱${CANARY_EMAIL}，微信号${CANARY_WECHAT}。我举报天津市滨海新区大港一家钢厂用2台5吨中频炉生产地条钢，另一个知情人电话${CANARY_PHONE2}。","location":"滨海新区大港"}
 JSON
 )")
-tl_assert_eq "$TL_HTTP_STATUS" 201 "report 2 accepted"
+tl_assert_eq 201 "$(tl_last_status)" "report 2 accepted"
 
 json_field() { python3 -c 'import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])' "$1" "$2"; }
 for r in "$r1" "$r2"; do
@@ -56,8 +58,8 @@ for r in "$r1" "$r2"; do
 	[[ $rc =~ ^[0-9]{4}\ [0-9]{4}\ [0-9]{4}\ [0-9]{4}$ ]] || tl_fail "receipt format: '$rc'"
 	[[ $(json_field "$r" report_id) =~ ^[0-9a-f]{32}$ ]] || tl_fail "report_id format"
 done
-tl_assert_eq "$(json_field "$r1" district)" 120118 "report 1 routed to 静海"
-tl_assert_eq "$(json_field "$r2" district)" 120116 "report 2 routed to 滨海新区"
+tl_assert_eq 120118 "$(json_field "$r1" district)" "report 1 routed to 静海"
+tl_assert_eq 120116 "$(json_field "$r2" district)" "report 2 routed to 滨海新区"
 rid1=$(json_field "$r1" report_id)
 rid2=$(json_field "$r2" report_id)
 
@@ -90,9 +92,9 @@ for _ in $(seq 1 100); do
 	[[ $n == 2 ]] && break
 	sleep 0.1
 done
-tl_assert_eq "$n" 2 "both deposits stored in the vault"
+tl_assert_eq 2 "$n" "both deposits stored in the vault"
 row1=$(vault_query "SELECT name||'|'||phone||'|'||email||'|'||id_number||'|'||wechat FROM deposits WHERE report_id='$rid1';" | tail -n1)
-tl_assert_eq "$row1" "$CANARY_NAME|$CANARY_PHONE|$CANARY_EMAIL|$CANARY_ID|$CANARY_WECHAT" "vault decrypts report 1's contact"
+tl_assert_eq "$CANARY_NAME|$CANARY_PHONE|$CANARY_EMAIL|$CANARY_ID|$CANARY_WECHAT" "$row1" "vault decrypts report 1's contact"
 text2=$(vault_query "SELECT text FROM deposits WHERE report_id='$rid2';" | tail -n1)
 for c in "$CANARY_NAME" "$CANARY_ID2" "$CANARY_PHONE2" "$CANARY_EMAIL"; do
 	grep -qF -- "$c" <<<"$text2" || tl_fail "vault lost the original text of report 2"
