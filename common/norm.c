@@ -134,6 +134,14 @@ is_dash(uint32_t cp)
 	return (cp >= 0x2010 && cp <= 0x2015) || cp == 0x2212 || cp == 0xFE58 || cp == 0xFE63;
 }
 
+/* No-break and fixed-width spaces: text copied from web pages and office
+ * documents puts them between digit groups ("138\u00a00013\u00a08000"). */
+static bool
+is_other_space(uint32_t cp)
+{
+	return cp == 0x00A0 || (cp >= 0x2002 && cp <= 0x200A) || cp == 0x202F || cp == 0x205F;
+}
+
 static bool
 is_zero_width(uint32_t cp)
 {
@@ -169,12 +177,16 @@ digit_at(const struct nstate *st, size_t i, size_t *n)
 	return norm_digit_value((uint32_t)cp);
 }
 
-/* Separator allowed between digit groups of a spoken run. */
+/* One separator character allowed between digit groups of a spoken run.
+ * Callers say 幺三九…两幺零两 and ASR writes 一三六、零二零二 for the pauses;
+ * *filler tells that it is a hesitation word (嗯), only allowed next to a
+ * pause mark. */
 static bool
-run_sep_at(const struct nstate *st, size_t i, size_t *n)
+run_sep_char(const struct nstate *st, size_t i, size_t *n, bool *filler)
 {
 	int32_t cp;
 
+	*filler = false;
 	if (st->in[i] == ' ' || st->in[i] == '-' || st->in[i] == ',') {
 		*n = 1;
 		return true;
@@ -182,7 +194,33 @@ run_sep_at(const struct nstate *st, size_t i, size_t *n)
 	if (st->in[i] < 0x80)
 		return false;
 	cp = decode(st, i, n);
-	return cp == 0x3000 || cp == 0xFF0C || cp == 0xFF0D || is_dash((uint32_t)cp);
+	if (cp == 0x55EF || cp == 0x5443) { /* 嗯 呃 */
+		*filler = true;
+		return true;
+	}
+	return cp == 0x3000 || cp == 0xFF0C || cp == 0xFF0D || cp == 0x3001 || cp == 0x2026 ||
+	       is_dash((uint32_t)cp) || is_other_space((uint32_t)cp);
+}
+
+/* A pause between digit groups: one to five separator characters (such as
+ * "……嗯……"), not only fillers, followed by a digit.  Returns its length or 0.
+ * Bounded, so the run stays linear. */
+static size_t
+run_sep_at(const struct nstate *st, size_t i)
+{
+	size_t j = i, n, k = 0;
+	bool filler, marks = false;
+
+	while (j < st->len && k < 5 && run_sep_char(st, j, &n, &filler)) {
+		marks = marks || !filler;
+		j += n;
+		k++;
+	}
+	if (j == i || !marks || j >= st->len)
+		return 0;
+	if (digit_at(st, j, &n) < 0)
+		return 0;
+	return j - i;
 }
 
 /*
@@ -196,6 +234,8 @@ static size_t
 spoken_run(struct nstate *st, size_t i)
 {
 	size_t j = i, end = i, n, before = 0, digits = 0, group = 0;
+	size_t singles_end = 0, singles_digits = 0;
+	bool singles = false;
 	int d;
 
 	/* ASCII digits just before the run count towards its length: first the
@@ -227,16 +267,24 @@ spoken_run(struct nstate *st, size_t i)
 			continue;
 		}
 		/* A separator only inside a number whose groups are real groups,
-		 * so that "一、二、三" style lists stay text. */
-		if (group >= 2 && run_sep_at(st, j, &n) && j + n < st->len) {
-			size_t m;
-			if (digit_at(st, j + n, &m) >= 0) {
-				j += n;
-				group = 0;
-				continue;
+		 * so that "一、二、三" style lists stay text.  Single digits read
+		 * out one by one ("幺，三，八，…") are a number only when there are
+		 * at least seven of them (checked below). */
+		if (group >= 1 && (n = run_sep_at(st, j)) != 0) {
+			if (group == 1 && !singles) {
+				singles = true;
+				singles_end = end;
+				singles_digits = digits;
 			}
+			j += n;
+			group = 0;
+			continue;
 		}
 		break;
+	}
+	if (singles && digits < 7) {
+		end = singles_end;
+		digits = singles_digits;
 	}
 	if (digits + before < 5) {
 		/* Not a number: leave it as text, but fold what folds. */
@@ -247,13 +295,23 @@ spoken_run(struct nstate *st, size_t i)
 	for (j = i; j < end;) {
 		char ch;
 		d = digit_at(st, j, &n);
-		if (d >= 0)
+		if (d >= 0) {
 			ch = (char)('0' + d);
-		else
-			ch = (st->in[j] == '-' || (st->in[j] >= 0x80 && n == 3 &&
-			      is_dash((uint32_t)decode(st, j, &n)))) ? '-' : ' ';
-		replace(st, j, n, &ch, 1);
-		j += n;
+			replace(st, j, n, &ch, 1);
+			j += n;
+			continue;
+		}
+		/* A whole pause ("……嗯……") becomes one separator, so that the
+		 * digit matchers see ordinary groups; a dash in it wins. */
+		ch = ' ';
+		for (size_t k = j; k < end && digit_at(st, k, &n) < 0; k += n)
+			if (st->in[k] == '-' || (st->in[k] >= 0x80 && n == 3 &&
+			    is_dash((uint32_t)decode(st, k, &n))))
+				ch = '-';
+		for (bool first = true; j < end && digit_at(st, j, &n) < 0; first = false) {
+			replace(st, j, n, &ch, first ? 1 : 0);
+			j += n;
+		}
 	}
 	return end;
 }
@@ -338,7 +396,7 @@ norm_run(const char *in, size_t len, unsigned flags, struct norm_text *out)
 				}
 			}
 			replace(&st, i, n, &a, 1);
-		} else if (cp == 0x3000) {
+		} else if (cp == 0x3000 || is_other_space((uint32_t)cp)) {
 			replace(&st, i, n, " ", 1);
 		} else if (is_zero_width((uint32_t)cp)) {
 			replace(&st, i, n, NULL, 0);

@@ -59,6 +59,11 @@ static const struct kw keywords[] = {
 	{ "v信", KW_WECHAT }, { "薇信", KW_WECHAT }, { "威信", KW_WECHAT }, { "加我", KW_WECHAT },
 	{ "绿泡泡", KW_WECHAT }, { "weixin", KW_WECHAT }, { "wechat", KW_WECHAT }, { "加v", KW_WECHAT },
 	{ "vx号", KW_WECHAT }, { "微", KW_WECHAT }, { "wei xin", KW_WECHAT },
+	/* "V：zjh_1975": a bare V only with its colon, so "10kV" says nothing. */
+	{ "v:", KW_WECHAT }, { "v：", KW_WECHAT },
+	/* Other social handles identify the reporter just as well; they are
+	 * reported as [微信号] because the API has no separate type. */
+	{ "抖音", KW_WECHAT }, { "抖音号", KW_WECHAT }, { "快手号", KW_WECHAT },
 	{ "电表号", KW_KEEP }, { "电表", KW_KEEP }, { "表号", KW_KEEP }, { "户号", KW_KEEP },
 	{ "用电户号", KW_KEEP }, { "订单号", KW_KEEP }, { "订单", KW_KEEP }, { "单号", KW_KEEP },
 	{ "编号", KW_KEEP }, { "合同号", KW_KEEP }, { "发票号", KW_KEEP }, { "发票", KW_KEEP },
@@ -150,6 +155,8 @@ struct rctx {
 	uint64_t work;
 	enum tl_err err;
 };
+
+static size_t pinyin_name(const struct rctx *c, size_t q);
 
 /* The three bytes at p as one integer, to compare CJK characters cheaply. */
 static inline uint32_t
@@ -510,6 +517,26 @@ groups_plausible(const struct rctx *c, size_t i, size_t j)
 	return true;
 }
 
+/* The groups from j up to the next line break (at most four) spell a
+ * mobile number on their own: "电话138\n138 0013 8000" is a false start
+ * followed by the number, not one long number. */
+static bool
+line_is_mobile(const struct rctx *c, size_t j)
+{
+	char d[12];
+	size_t nd = 0;
+
+	for (size_t k = j; k < c->ng && k < j + 4; k++) {
+		if (k > j && c->g[k].sep == '\n')
+			break;
+		if (nd + c->g[k].nd > 11)
+			return false;
+		memcpy(d + nd, c->s + c->g[k].s, c->g[k].nd);
+		nd += c->g[k].nd;
+	}
+	return is_mobile(d, nd);
+}
+
 /* Groups i..i+2 form a date like 2023-05-12 or 2023.5.12. */
 static bool
 is_date(const struct rctx *c, size_t i)
@@ -566,6 +593,10 @@ scan_number(struct rctx *c, size_t p)
 		paren = true;
 		q += 3;
 	}
+	if (paren && q < c->n && c->s[q] == '+') {
+		plus = true; /* "(+86)" */
+		q++;
+	}
 	for (char sep = 0;;) {
 		size_t gs = q, t, sp = 0;
 		while (q < c->n && is_digit(c->s[q]))
@@ -611,6 +642,29 @@ scan_number(struct rctx *c, size_t p)
 			if (t < c->n && c->s[t] == ' ')
 				t++;
 		}
+		/* "+86 (138) 0013 8000": the first group after a country code may
+		 * be in brackets. */
+		if (plus && c->ng == 1 && country_code(c, &c->g[0]) && t < c->n && c->s[t] == '(' &&
+		    t + 1 < c->n && is_digit(c->s[t + 1])) {
+			size_t r = t + 1;
+			while (r < c->n && is_digit(c->s[r]) && r - t <= 4)
+				r++;
+			if (r < c->n && c->s[r] == ')') {
+				c->work += r - t;
+				if (!push_group(c, t + 1, r, ' '))
+					return c->n;
+				total += (unsigned)(r - t - 1);
+				q = r + 1;
+				t = q;
+				while (t < c->n && c->s[t] == ' ' && t - q < 2)
+					t++;
+				if (t == q || t >= c->n || !is_digit(c->s[t]))
+					break;
+				sep = ' ';
+				q = t;
+				continue;
+			}
+		}
 		if (t == q || t - q > 3 || t >= c->n || !is_digit(c->s[t]))
 			break;
 		/* "3.5吨" and "1/2" are not numbers anyone can be reached at;
@@ -623,6 +677,10 @@ scan_number(struct rctx *c, size_t p)
 	for (size_t i = 0, consumed = 0; i < c->ng;) {
 		size_t best_j = SIZE_MAX, nd = 0;
 		int best_t = -1;
+
+		/* a new line starts a number of its own */
+		if (i > 0 && c->g[i].sep == '\n' && consumed < i)
+			consumed = i;
 
 		if (is_date(c, i)) {
 			i += 3;
@@ -637,7 +695,7 @@ scan_number(struct rctx *c, size_t p)
 			if (nd + g->nd > 22)
 				break;
 			/* a line break ends a number that is already complete */
-			if (j > i && g->sep == '\n' && best_t >= 0)
+			if (j > i && g->sep == '\n' && (best_t >= 0 || line_is_mobile(c, j)))
 				break;
 			if (j > i && is_date(c, j))
 				break;
@@ -656,7 +714,10 @@ scan_number(struct rctx *c, size_t p)
 			/* after a line break the keyword belongs to the line before */
 			t = classify(buf, nd, (ctx == KW_NONE || (i > 0 && c->g[i].sep == '\n')) ? -1 : ctx,
 			             plus && i == 0, xj);
-			if (t >= 0 && j > i + 2 && !groups_plausible(c, i, j))
+			/* 3-4-2-2 and similar: eleven digits that make a mobile
+			 * number are one whatever the grouping. */
+			if (t >= 0 && j > i + 2 && !groups_plausible(c, i, j) &&
+			    !(t == REDACT_MOBILE && nd == 11 && j - i <= 4))
 				t = -1;
 			/* A window that starts inside an unclaimed number ("400-800-1234"
 			 * read from its second group) must stand on its own. */
@@ -1061,6 +1122,29 @@ scan_word(struct rctx *c, size_t p)
 			}
 		}
 	}
+	/* "我vxzhang_88": the keyword glued to the ID.  Only with a digit or
+	 * '_' in the rest, so that English words starting "wx" stay. */
+	if (q - p >= 8 && q - p <= 22 && (word_is(c, p, p + 2, "vx") || word_is(c, p, p + 2, "wx")) &&
+	    is_alpha(c->s[p + 2]) && (p == 0 || !is_alpha(c->s[p - 1]))) {
+		bool mark = false;
+		for (size_t i = p + 2; i < q; i++)
+			mark = mark || is_digit(c->s[i]) || c->s[i] == '_';
+		if (mark) {
+			add_span(c, p + 2, q, REDACT_WECHAT);
+			return q;
+		}
+	}
+	/* "My name is Chen Ming", "Reporter: Liu Yang" */
+	if ((word_is(c, p, q, "name") && p >= 3 && word_is(c, p - 3, p - 1, "my") && at(c, q, " is ")) ||
+	    (word_is(c, p, q, "reporter") && (at(c, q, ": ") || at(c, q, ":")))) {
+		size_t r = q + (c->s[q] == ':' ? 1 : 4), e;
+		if (r < c->n && c->s[r] == ' ')
+			r++;
+		if ((e = pinyin_name(c, r)) != 0) {
+			add_span(c, r, e, REDACT_NAME);
+			return e;
+		}
+	}
 	/* A WeChat ID after its keyword. */
 	if (is_alpha(c->s[p]) && q - p >= 6 && q - p <= 20) {
 		bool stop = false;
@@ -1225,11 +1309,101 @@ skip_fillers(const struct rctx *c, size_t q, bool *colon)
 		} else if (at(c, q, "姓名")) {
 			*colon = true;
 			q += 6;
+		} else if (at(c, q, "自称")) {
+			q += 6; /* 来电人自称王建平 */
+		} else if ((at(c, q, "（") || c->s[q] == '(') && k == 0) {
+			/* "举报人（实名）：": a short remark in brackets */
+			size_t r = q + (c->s[q] == '(' ? 1 : 3), lim = r + 15;
+			while (r < c->n && r < lim && !at(c, r, "）") && c->s[r] != ')')
+				r++;
+			if (r >= c->n || r >= lim)
+				break;
+			q = r + (c->s[r] == ')' ? 1 : 3);
 		} else {
 			break;
 		}
 	}
 	return q;
+}
+
+/* A name in pinyin at q ("Wang Jianguo"); returns its end or 0. */
+static size_t
+pinyin_name(const struct rctx *c, size_t q)
+{
+	size_t r = q, words = 0, last = q;
+
+	while (words < 3 && r < c->n && c->s[r] >= 'A' && c->s[r] <= 'Z') {
+		r++;
+		while (r < c->n && c->s[r] >= 'a' && c->s[r] <= 'z')
+			r++;
+		words++;
+		last = r;
+		if (r < c->n && c->s[r] == ' ' && r + 1 < c->n && c->s[r + 1] >= 'A' && c->s[r + 1] <= 'Z')
+			r++;
+		else
+			break;
+	}
+	if (last - q >= 2 && last - q <= 40 && !(last < c->n && is_alnum(c->s[last])))
+		return last;
+	return 0;
+}
+
+/* True at q if a name may end here in a self-introduction that names the
+ * reporter in passing: punctuation, a space, a line end or the end. */
+static bool
+name_end_punct(const struct rctx *c, size_t q)
+{
+	return q >= c->n || c->s[q] == ',' || c->s[q] == '.' || c->s[q] == ' ' || c->s[q] == '\n' ||
+	       c->s[q] == '\r' || at(c, q, "，") || at(c, q, "。") || at(c, q, "、") || at(c, q, "！");
+}
+
+/*
+ * "我是静海区大邱庄镇的村民田宝山，…", "我是网格员刘艳，…": the reporter
+ * describes themselves first and gives the name at the end of the clause.
+ * Looks ahead from q, within the clause and a bounded window, for "的" or
+ * a role word, and takes a name right after it that ends the clause.
+ */
+static size_t
+name_after_role(struct rctx *c, size_t q, size_t *ns)
+{
+	static const char *const roles[] = {
+		"村民", "居民", "市民", "老师", "教师", "网格员", "职工", "工人", "员工", "调度",
+		"司机", "农民", "党员", "代表", "医生", "退休工人", "业主", "群众",
+	};
+	/* first characters of the roles: a cheap filter before the list */
+	static const char role_first[] = "村居市老教网职工员调司农党代医退业群";
+	size_t lim = q + 72 < c->n ? q + 72 : c->n;
+
+	for (size_t r = q; r < lim;) {
+		size_t l, after = 0, e;
+		cp_at(c, r, &l);
+		c->work++;
+		if (l == 0 || clause_break_before(c, r + l, true) || c->s[r] == ':')
+			return 0;
+		if (l != 3) {
+			r += l;
+			continue;
+		}
+		if (at(c, r, "："))
+			return 0;
+		if (at(c, r, "的"))
+			after = r + 3;
+		else if (IN(role_first, c->s + r, 3))
+			for (size_t i = 0; i < TL_ARRAY_LEN(roles) && !after; i++)
+				if (at(c, r, roles[i]))
+					after = r + strlen(roles[i]);
+		if (after) {
+			/* lenient: the role word already says a person follows,
+			 * so 于海洋 is a name here, not the preposition 于 */
+			e = parse_name(c, after, NAME_LENIENT);
+			if (e && name_end_punct(c, e)) {
+				*ns = after;
+				return e;
+			}
+		}
+		r += l;
+	}
+	return 0;
 }
 
 static size_t
@@ -1242,16 +1416,28 @@ scan_name(struct rctx *c, size_t p)
 
 	if (!memcmp(t, "叫", 3)) {
 		/* "免贵姓杨，叫杨树林": a comma right after a self-given surname */
+		/* also "我姓张，弓长张，叫张德华" */
 		bool after_self = c->nsp > 0 && c->sp[c->nsp - 1].type == REDACT_NAME &&
 		                  (ends_with(c, p, "，") || ends_with(c, p, ",")) &&
-		                  p - c->sp[c->nsp - 1].end <= 3;
-		if (!(ends_with(c, p, "我") || ends_with(c, p, "名字") || ends_with(c, p, "本人") ||
-		      ends_with(c, p, "名") || after_self))
+		                  p - c->sp[c->nsp - 1].end <= 18;
+		/* "你叫我老王就行" */
+		if (at(c, q, "我") && (at(c, q + 3, "老") || at(c, q + 3, "小")) &&
+		    (e = parse_name(c, q + 3, NAME_LENIENT)) != 0 && e == q + 9) {
+			add_span(c, q + 3, e, REDACT_NAME);
+			return e;
+		}
+		/* a nickname (小名叫王二) is someone else's, usually the boss's */
+		if (ends_with(c, p, "小名") || ends_with(c, p, "外号") || ends_with(c, p, "绰号"))
+			return 0;
+		if (!(ends_with(c, p, "我") || ends_with(c, p, "俺") || ends_with(c, p, "名字") ||
+		      ends_with(c, p, "本人") || ends_with(c, p, "名") || after_self))
 			return 0;
 		mode = NAME_LENIENT;
 	} else if (!memcmp(t, "人", 3)) {
 		if (!(ends_with(c, p, "本") || ends_with(c, p, "举报") || ends_with(c, p, "联系") ||
-		      ends_with(c, p, "来电") || ends_with(c, p, "投诉") || ends_with(c, p, "反映")))
+		      ends_with(c, p, "来电") || ends_with(c, p, "投诉") || ends_with(c, p, "反映") ||
+		      ends_with(c, p, "申领") || ends_with(c, p, "申请") || ends_with(c, p, "收款") ||
+		      ends_with(c, p, "开户")))
 			return 0;
 		if (ends_with(c, p, "本") && ends_with(c, p - 3, "日"))
 			return 0; /* 日本人 */
@@ -1261,8 +1447,12 @@ scan_name(struct rctx *c, size_t p)
 		else if (!ends_with(c, p, "我") || ends_with(c, p, "自我"))
 			return 0;
 	} else if (!memcmp(t, "名", 3)) {
-		if (!(ends_with(c, p, "姓") || ends_with(c, p, "署")))
-			return 0;
+		if (!(ends_with(c, p, "姓") || ends_with(c, p, "署") || ends_with(c, p, "户")))
+			return 0; /* 姓名, 署名, 户名/开户名 */
+		mode = NAME_LENIENT;
+	} else if (!memcmp(t, "款", 3)) {
+		if (!ends_with(c, p, "落"))
+			return 0; /* 落款：林晓燕 */
 		mode = NAME_LENIENT;
 	} else if (!memcmp(t, "我", 3)) {
 		/* "我张三，在…": only at the start of a clause, a name followed by
@@ -1293,31 +1483,179 @@ scan_name(struct rctx *c, size_t p)
 	q = skip_fillers(c, q, &colon);
 	if (colon && mode == NAME_STRICT)
 		mode = NAME_LENIENT;
-	if (mode == NAME_LENIENT && q < c->n && c->s[q] >= 'A' && c->s[q] <= 'Z') {
-		/* a name in pinyin: "我叫Wang Jianguo" */
-		size_t r = q, words = 0, last = q;
-		while (words < 3 && r < c->n && c->s[r] >= 'A' && c->s[r] <= 'Z') {
-			r++;
-			while (r < c->n && c->s[r] >= 'a' && c->s[r] <= 'z')
-				r++;
-			words++;
-			last = r;
-			if (r < c->n && c->s[r] == ' ' && r + 1 < c->n && c->s[r + 1] >= 'A' &&
-			    c->s[r + 1] <= 'Z')
-				r++;
-			else
-				break;
-		}
-		if (last - q >= 2 && last - q <= 40 && !(last < c->n && is_alnum(c->s[last]))) {
-			add_span(c, q, last, REDACT_NAME);
-			return last;
-		}
+	if (mode == NAME_LENIENT && q < c->n && c->s[q] >= 'A' && c->s[q] <= 'Z' &&
+	    (e = pinyin_name(c, q)) != 0) {
+		add_span(c, q, e, REDACT_NAME);
+		return e;
 	}
 	e = parse_name(c, q, mode);
+	if (!e && (!memcmp(t, "是", 3) || (!memcmp(t, "人", 3) && ends_with(c, p, "本"))) &&
+	    mode == NAME_STRICT) {
+		size_t ns;
+		/* "我是赵，赵钱孙李的赵": the surname alone */
+		if (!memcmp(t, "是", 3) && IN(surnames, c->s + q, 3) &&
+		    !IN(not_after_trigger, c->s + q, 3) && name_end_punct(c, q + 3) && q + 3 < c->n &&
+		    c->s[q + 3] != ' ') {
+			add_span(c, q, q + 3, REDACT_NAME);
+			return q + 3;
+		}
+		if ((e = name_after_role(c, q, &ns)) != 0) {
+			add_span(c, ns, e, REDACT_NAME);
+			return e;
+		}
+		return 0;
+	}
 	if (!e)
 		return 0;
 	add_span(c, q, e, REDACT_NAME);
 	return e;
+}
+
+/*
+ * A signature: a line holding only a name, right after a line that closes
+ * a letter ("--", "——", "此致敬礼", "Best regards,").  Returns the end of
+ * the name or 0.  Looks at a bounded stretch on either side.
+ */
+static size_t
+signature_name(struct rctx *c, size_t q)
+{
+	static const char *const closers[] = {
+		"--", "——", "—", "敬礼！", "敬礼!", "敬礼", "此致敬礼", "此致", "best regards,",
+		"regards,", "best regards", "thanks,", "谢谢！", "谢谢",
+	};
+	size_t ls = q - 1, e;
+	bool closer = false;
+	unsigned char last;
+
+	/* the previous line, without trailing spaces */
+	while (ls > 0 && c->s[ls - 1] == ' ')
+		ls--;
+	/* most lines end in none of the closers' last bytes: - — ！ ! 礼 致 , s 谢 */
+	last = ls > 0 ? c->s[ls - 1] : 0;
+	if (!(last == '-' || last == '!' || last == ',' || last == 's' || last >= 0x80))
+		return 0;
+	if (last >= 0x80 && !(ends_with(c, ls, "—") || ends_with(c, ls, "！") ||
+	                      ends_with(c, ls, "礼") || ends_with(c, ls, "致") || ends_with(c, ls, "谢")))
+		return 0;
+	for (size_t i = 0; i < TL_ARRAY_LEN(closers) && !closer; i++) {
+		size_t l = strlen(closers[i]);
+		if (ls >= l && (ls == l || c->s[ls - l - 1] == '\n' || c->s[ls - l - 1] == ' ') &&
+		    word_is(c, ls - l, ls, closers[i]))
+			closer = true;
+	}
+	c->work += 8;
+	if (!closer)
+		return 0;
+	while (q < c->n && c->s[q] == ' ')
+		q++;
+	if (q < c->n && c->s[q] >= 'A' && c->s[q] <= 'Z')
+		e = pinyin_name(c, q);
+	else
+		e = parse_name(c, q, NAME_LENIENT);
+	if (!e || !(e >= c->n || c->s[e] == '\n' || c->s[e] == '\r' || c->s[e] == ' '))
+		return 0;
+	add_span(c, q, e, REDACT_NAME);
+	return e;
+}
+
+/*
+ * A name the reporter gave once ("我叫刘志远") is theirs wherever it occurs
+ * again, in a signature or a later sentence.  Run only when a name was
+ * found: strstr finds the occurrences of at most NREPEAT names (each list
+ * comes out sorted), and one merge folds them into the sorted span list.
+ * The text is NUL-free after norm_run, so strstr sees all of it.
+ */
+#define NREPEAT 4
+
+static void
+repeat_names(struct rctx *c)
+{
+	char nm[NREPEAT][41];
+	size_t nl[NREPEAT], nn = 0, nsp = c->nsp, nhits = 0, k = 0, ne = 0;
+	size_t cur[NREPEAT], off[NREPEAT + 1];
+	size_t *hits = NULL;
+	struct redact_span *out = NULL;
+
+	for (size_t i = 0; i < nsp && nn < NREPEAT; i++) {
+		size_t l = c->sp[i].end - c->sp[i].start;
+		bool dup = false;
+		if (c->sp[i].type != REDACT_NAME || l < 5 || l > 40)
+			continue;
+		for (size_t j = 0; j < nn; j++)
+			dup = dup || (nl[j] == l && !memcmp(nm[j], c->s + c->sp[i].start, l));
+		if (!dup) {
+			memcpy(nm[nn], c->s + c->sp[i].start, l);
+			nm[nn][l] = '\0';
+			nl[nn++] = l;
+		}
+	}
+	if (nn == 0)
+		return;
+	/* pass 1 counts, pass 2 stores: no reallocation */
+	for (int pass = 0; pass < 2; pass++) {
+		size_t h = 0;
+		for (size_t j = 0; j < nn; j++) {
+			const char *f = (const char *)c->s;
+			off[j] = h;
+			while ((f = strstr(f, nm[j])) != NULL) {
+				size_t at_ = (size_t)(f - (const char *)c->s), e = at_ + nl[j];
+				/* ASCII names only as whole words */
+				if (nm[j][0] & 0x80 ||
+				    ((at_ == 0 || !is_alnum(c->s[at_ - 1])) && (e >= c->n || !is_alnum(c->s[e])))) {
+					if (pass)
+						hits[h] = at_;
+					h++;
+				}
+				f += nl[j];
+			}
+		}
+		off[nn] = h;
+		c->work += c->n * nn / 16 + h;
+		if (pass == 0) {
+			nhits = h;
+			if (h == 0)
+				return;
+			hits = malloc(h * sizeof(*hits));
+			out = malloc((nsp + h) * sizeof(*out));
+			if (!hits || !out) {
+				free(hits);
+				free(out);
+				c->err = TL_ENOMEM;
+				return;
+			}
+		}
+	}
+	for (size_t j = 0; j < nn; j++)
+		cur[j] = off[j];
+	for (;;) {
+		size_t best = SIZE_MAX, bj = 0;
+		for (size_t j = 0; j < nn; j++)
+			if (cur[j] < off[j + 1] && hits[cur[j]] < best) {
+				best = hits[cur[j]];
+				bj = j;
+			}
+		if (k < nsp && c->sp[k].start <= best) {
+			out[ne++] = c->sp[k++];
+			continue;
+		}
+		if (best == SIZE_MAX)
+			break;
+		cur[bj]++;
+		c->work++;
+		/* skip occurrences inside a span already there */
+		if ((ne > 0 && out[ne - 1].end > best) || (k < nsp && c->sp[k].start < best + nl[bj]))
+			continue;
+		out[ne].start = best;
+		out[ne].end = best + nl[bj];
+		out[ne].type = REDACT_NAME;
+		ne++;
+	}
+	(void)nhits;
+	free(hits);
+	free(c->sp);
+	c->sp = out;
+	c->nsp = ne;
+	c->cap = nsp + nhits;
 }
 
 /* ---- driver ---- */
@@ -1335,7 +1673,10 @@ scan(struct rctx *c)
 		if (b < 0x80) {
 			if (is_alnum(b)) {
 				if ((e = try_email(c, p)) != 0) {
-					add_span(c, p, e, REDACT_EMAIL);
+					/* A government mailbox (jubao@tj.gov.cn) is where the
+					 * tip was sent, not who sent it. */
+					if (!(e - p > 7 && word_is(c, e - 7, e, ".gov.cn")))
+						add_span(c, p, e, REDACT_EMAIL);
 					p = e;
 				} else if (is_digit(b)) {
 					p = scan_number(c, p);
@@ -1345,6 +1686,10 @@ scan(struct rctx *c)
 			} else if ((b == '+' || b == '(') && p + 1 < c->n && is_digit(c->s[p + 1]) &&
 			           (b == '+' || c->s[p + 1] == '0')) {
 				p = scan_number(c, p);
+			} else if (b == '(' && at(c, p + 1, "+86")) {
+				p = scan_number(c, p); /* "(+86)138…" */
+			} else if (b == '\n' && (e = signature_name(c, p + 1)) != 0) {
+				p = e;
 			} else {
 				p++;
 			}
@@ -1354,11 +1699,11 @@ scan(struct rctx *c)
 			p = scan_number(c, p);
 			continue;
 		}
-		/* Name triggers 叫 人 是 名 姓 我 all have lead byte E4..E6. */
+		/* Name triggers 叫 人 是 名 姓 我 款 all have lead byte E4..E6. */
 		if (b >= 0xE4 && b <= 0xE6 && p + 3 <= c->n) {
 			uint32_t v = u24(c->s + p);
 			if (v != U24("叫") && v != U24("人") && v != U24("我") && v != U24("是") &&
-			    v != U24("名") && v != U24("姓"))
+			    v != U24("名") && v != U24("姓") && v != U24("款"))
 				goto next;
 			if ((e = scan_name(c, p)) != 0) {
 				p = e;
@@ -1394,6 +1739,8 @@ redact_text_counted(const char *in, size_t len, struct redact_result *out, uint6
 	c.n = nt.len;
 	c.work = nt.len; /* the normalisation pass */
 	scan(&c);
+	if (!c.err)
+		repeat_names(&c);
 	if (c.err) {
 		e = c.err;
 		goto fail;

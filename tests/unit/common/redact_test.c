@@ -10,6 +10,9 @@ enum tl_err redact_text_counted(const char *in, size_t len, struct redact_result
                                 uint64_t *work);
 
 #define CORPUS "tests/data/redact/corpus.txt"
+/* Written independently of the implementation and the generator, so that
+ * the figures are not measured only on the author's own patterns. */
+#define INDEPENDENT "tests/data/redact/independent.txt"
 
 static char *
 slurp(const char *path, size_t *len)
@@ -295,16 +298,19 @@ touched(const struct redact_result *r, size_t s, size_t e)
 	return false;
 }
 
+struct corpus_score {
+	size_t tips, go, go_ok, stay, stay_ok;
+};
+
 static void
-test_corpus(void **state)
+score_corpus(const char *path, struct corpus_score *sc)
 {
 	size_t len = 0, go = 0, go_ok = 0, stay = 0, stay_ok = 0, tips = 0;
-	char *data = slurp(CORPUS, &len), *p, *text;
+	char *data = slurp(path, &len), *p, *text;
 	struct label *labels = NULL;
 	size_t nlabels = 0, cap = 0;
 	bool verbose = getenv("TL_REDACT_VERBOSE") != NULL;
 
-	(void)state;
 	assert_non_null(data);
 	text = malloc(len + 1);
 	assert_non_null(text);
@@ -371,21 +377,65 @@ test_corpus(void **state)
 				stay_ok += ok;
 			}
 			if (!ok && verbose)
-				fprintf(stderr, "tip %zu: %s %.*s\n  => %s\n", tips,
+				fprintf(stderr, "%s tip %zu: %s %.*s\n  => %s\n", path, tips,
 				        lb->go ? "LEAKED" : "LOST", (int)(lb->e - lb->s), text + lb->s, r.text);
 		}
 		redact_result_free(&r);
 		p = end + 4;
 	}
-	printf("redaction corpus: %zu tips; recall %.2f%% (%zu/%zu must-go); survival %.2f%% (%zu/%zu must-stay)\n",
-	       tips, 100.0 * (double)go_ok / (double)go, go_ok, go, 100.0 * (double)stay_ok / (double)stay,
-	       stay_ok, stay);
-	assert_true(tips >= 300);
-	assert_true(go_ok * 100 >= go * 99);
-	assert_true(stay_ok * 100 >= stay * 98);
+	sc->tips = tips;
+	sc->go = go;
+	sc->go_ok = go_ok;
+	sc->stay = stay;
+	sc->stay_ok = stay_ok;
 	free(labels);
 	free(text);
 	free(data);
+}
+
+static void
+report_score(const char *what, const struct corpus_score *sc)
+{
+	printf("redaction %s: %zu tips; recall %.2f%% (%zu/%zu must-go); survival %.2f%% (%zu/%zu must-stay)\n",
+	       what, sc->tips, 100.0 * (double)sc->go_ok / (double)sc->go, sc->go_ok, sc->go,
+	       100.0 * (double)sc->stay_ok / (double)sc->stay, sc->stay_ok, sc->stay);
+}
+
+/* Thresholds in percent: the issue's gate is 99% recall and 98% survival
+ * over the labelled corpus. */
+static void
+assert_score(const struct corpus_score *sc, size_t recall_pct, size_t survival_pct)
+{
+	assert_true(sc->go_ok * 100 >= sc->go * recall_pct);
+	assert_true(sc->stay_ok * 100 >= sc->stay * survival_pct);
+}
+
+static void
+test_corpus(void **state)
+{
+	struct corpus_score gen, ind, all;
+
+	(void)state;
+	score_corpus(CORPUS, &gen);
+	score_corpus(INDEPENDENT, &ind);
+	all.tips = gen.tips + ind.tips;
+	all.go = gen.go + ind.go;
+	all.go_ok = gen.go_ok + ind.go_ok;
+	all.stay = gen.stay + ind.stay;
+	all.stay_ok = gen.stay_ok + ind.stay_ok;
+	report_score("corpus", &gen);
+	report_score("independent", &ind);
+	report_score("combined", &all);
+	assert_true(gen.tips >= 300);
+	assert_true(ind.tips >= 150);
+	assert_score(&all, 99, 98);
+	/* The independent corpus was written by someone who had not read the
+	 * implementation, so it is the honest figure; the generated corpus
+	 * mirrors the redactor's own patterns.  It measured 84.7% recall
+	 * before the fixes it prompted and 98.0% after; the floor here keeps
+	 * that ground from being lost while the 99% target on fresh data is
+	 * still open (see docs/redaction-routing.md, "Known limits"). */
+	assert_score(&ind, 98, 98);
 }
 
 int
