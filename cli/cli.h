@@ -15,4 +15,10 @@ int cmd_check(int argc, char **argv);
 int cmd_vault(int argc, char **argv);
 int cmd_stream_dump(int argc, char **argv);
 
+/* Reads all of stdin (at most max bytes) into a new NUL-terminated string
+ * the caller frees; TL_ETOOBIG past max. */
+#include <stddef.h>
+#include "err.h"
+enum tl_err read_stdin_bounded(char **out, size_t *len, size_t max);
+
 #endif

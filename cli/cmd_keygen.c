@@ -25,6 +25,7 @@ static const char *const secret_keys[] = {
 	"vault-pseudonym.key", /* keyed hash for reporter pseudonyms */
 	"intake.key",          /* intake's receipt / idempotency hashing key */
 	"nats-store.key",      /* JetStream encryption at rest (nats-server only) */
+	"district-db.key",     /* SQLCipher key of the district node's case database */
 };
 
 /* NATS passwords, one per user of the server config. */
@@ -32,6 +33,15 @@ static const char *const passwords[] = {
 	"nats-admin.pw",
 	"nats-intake.pw",
 	"nats-vault.pw",
+	/* One user per district and for the city triage code (district-<code>,
+	 * see districts/node.h): a node acting for district A holds only A's
+	 * password, so it can never read B's leads or publish B's events. */
+	"nats-district-120101.pw", "nats-district-120102.pw", "nats-district-120103.pw",
+	"nats-district-120104.pw", "nats-district-120105.pw", "nats-district-120106.pw",
+	"nats-district-120110.pw", "nats-district-120111.pw", "nats-district-120112.pw",
+	"nats-district-120113.pw", "nats-district-120114.pw", "nats-district-120115.pw",
+	"nats-district-120116.pw", "nats-district-120117.pw", "nats-district-120118.pw",
+	"nats-district-120119.pw", "nats-district-120000.pw",
 };
 
 static int
@@ -240,7 +250,9 @@ cmd_keygen(int argc, char **argv)
 		       "  vault-pseudonym.key vault's reporter pseudonym key\n"
 		       "  intake.key          intake's receipt and idempotency hashing key\n"
 		       "  nats-store.key      JetStream encryption-at-rest key (nats-server)\n"
-		       "  nats-*.pw           NATS passwords for admin, intake, vault\n"
+		       "  district-db.key     district node case database (SQLCipher) key\n"
+		       "  nats-*.pw           NATS passwords for admin, intake, vault and\n"
+		       "                      district-<code> (16 districts + 120000)\n"
 		       "Existing files are never overwritten.  See docs/keys.md.\n");
 		return 0;
 	}

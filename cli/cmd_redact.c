@@ -24,49 +24,6 @@ usage(void)
 	      stderr);
 }
 
-/* Reads stdin up to max bytes; TL_ETOOBIG if there is more. */
-static enum tl_err
-read_stdin(char **out, size_t *len, size_t max)
-{
-	size_t cap = 64 * 1024, n = 0;
-	char *p = malloc(cap + 1), *np;
-
-	if (!p)
-		return TL_ENOMEM;
-	for (;;) {
-		size_t r;
-		if (n == cap) {
-			if (cap > max) {
-				free(p);
-				return TL_ETOOBIG;
-			}
-			cap *= 2;
-			if (!(np = realloc(p, cap + 1))) {
-				free(p);
-				return TL_ENOMEM;
-			}
-			p = np;
-		}
-		r = fread(p + n, 1, cap - n, stdin);
-		n += r;
-		if (n > max) {
-			free(p);
-			return TL_ETOOBIG;
-		}
-		if (r == 0) {
-			if (ferror(stdin)) {
-				free(p);
-				return TL_EIO;
-			}
-			break;
-		}
-	}
-	p[n] = '\0';
-	*out = p;
-	*len = n;
-	return TL_OK;
-}
-
 static int
 print_json(const struct redact_result *r)
 {
@@ -129,7 +86,7 @@ cmd_redact(int argc, char **argv)
 			return 2;
 		}
 	}
-	e = read_stdin(&in, &len, REDACT_MAX_INPUT);
+	e = read_stdin_bounded(&in, &len, REDACT_MAX_INPUT);
 	if (e == TL_ETOOBIG) {
 		fputs("tipline redact: 输入超过 1 MiB 上限，已拒绝\n", stderr);
 		goto done;

@@ -43,48 +43,6 @@ parse_coords(const char *s, double *lat, double *lon)
 	return *lat >= -90 && *lat <= 90 && *lon >= -180 && *lon <= 180;
 }
 
-static enum tl_err
-read_stdin(char **out, size_t *len)
-{
-	size_t cap = 16 * 1024, n = 0;
-	char *p = malloc(cap + 1), *np;
-
-	if (!p)
-		return TL_ENOMEM;
-	for (;;) {
-		size_t r;
-		if (n == cap) {
-			if (cap > ROUTE_MAX_INPUT) {
-				free(p);
-				return TL_ETOOBIG;
-			}
-			cap *= 2;
-			if (!(np = realloc(p, cap + 1))) {
-				free(p);
-				return TL_ENOMEM;
-			}
-			p = np;
-		}
-		r = fread(p + n, 1, cap - n, stdin);
-		n += r;
-		if (n > ROUTE_MAX_INPUT) {
-			free(p);
-			return TL_ETOOBIG;
-		}
-		if (r == 0) {
-			if (ferror(stdin)) {
-				free(p);
-				return TL_EIO;
-			}
-			break;
-		}
-	}
-	p[n] = '\0';
-	*out = p;
-	*len = n;
-	return TL_OK;
-}
-
 int
 cmd_route(int argc, char **argv)
 {
@@ -127,7 +85,7 @@ cmd_route(int argc, char **argv)
 			return 2;
 		}
 	}
-	if ((e = read_stdin(&text, &len)) != TL_OK) {
+	if ((e = read_stdin_bounded(&text, &len, 1024 * 1024)) != TL_OK) {
 		fprintf(stderr, "tipline route: %s\n",
 		        e == TL_ETOOBIG ? "输入超过 1 MiB 上限，已拒绝" : "读取标准输入失败");
 		goto done;

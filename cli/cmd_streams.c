@@ -12,6 +12,7 @@
 #include "compat.h"
 #include "bus.h"
 #include "cli.h"
+#include "district.h"
 #include "num.h"
 #include "secret.h"
 #include "wire.h"
@@ -24,6 +25,7 @@
 static const char *const deposit_subjects[] = { WIRE_SUBJ_DEPOSITS_ALL };
 static const char *const lead_subjects[] = { WIRE_SUBJ_LEADS_ALL };
 static const char *const event_subjects[] = { WIRE_SUBJ_EVENTS_ALL };
+static const char *const xfer_subjects[] = { WIRE_SUBJ_XFER_ALL };
 
 /* Streams.  The dedup window covers a channel's longest realistic retry
  * (WeChat resends within seconds, an MTA requeues for minutes), so a retry
@@ -40,7 +42,55 @@ static const struct bus_stream_cfg streams[] = {
 	/* Case and award events, read by payouts and the districts. */
 	{ .name = WIRE_STREAM_EVENTS, .subjects = event_subjects, .nsubjects = 1,
 	  .retention = BUS_LIMITS, .dup_window_ms = 10 * MIN_MS, .max_msg_size = WIRE_MAX_MSG },
+	/* Transfers between districts (tl.xfer.<to>.<from>.<lead>): offers
+	 * and replies, each read by its recipient district's durable.  A
+	 * stream of its own so that a district user never needs publish
+	 * rights on tl.lead.> (docs/districts.md). */
+	{ .name = WIRE_STREAM_XFER, .subjects = xfer_subjects, .nsubjects = 1,
+	  .retention = BUS_LIMITS, .dup_window_ms = 10 * MIN_MS, .max_msg_size = WIRE_MAX_MSG },
 };
+
+/* Per district (16 + the city triage code): a durable on TL_LEADS filtered
+ * on its own leads, and one on TL_XFER for transfers addressed to it.
+ * Names must match districts/node.h (district-<code>, district-<code>-xfer)
+ * and the NATS users' allow-lists (scripts/devenv.sh, deploy/nats). */
+#define NDISTRICT_CONSUMERS (2 * 17)
+struct district_consumers {
+	char durable[NDISTRICT_CONSUMERS][32];
+	char filter[NDISTRICT_CONSUMERS][32];
+	struct bus_consumer_cfg c[NDISTRICT_CONSUMERS];
+	size_t n;
+};
+
+static void
+district_consumers(struct district_consumers *dc, const char *only)
+{
+	size_t nd;
+	const struct district *d = district_all(&nd);
+
+	memset(dc, 0, sizeof(*dc));
+	for (size_t i = 0; i < nd && dc->n + 2 <= NDISTRICT_CONSUMERS; i++) {
+		size_t k = dc->n;
+
+		if (only && strcmp(only, d[i].code) != 0)
+			continue;
+		snprintf(dc->durable[k], sizeof(dc->durable[k]), "district-%s", d[i].code);
+		snprintf(dc->filter[k], sizeof(dc->filter[k]), "tl.lead.%s", d[i].code);
+		snprintf(dc->durable[k + 1], sizeof(dc->durable[k + 1]), "district-%s-xfer", d[i].code);
+		snprintf(dc->filter[k + 1], sizeof(dc->filter[k + 1]), "tl.xfer.%s.>", d[i].code);
+		for (size_t j = k; j < k + 2; j++) {
+			dc->c[j].stream = j == k ? WIRE_STREAM_LEADS : WIRE_STREAM_XFER;
+			dc->c[j].durable = dc->durable[j];
+			dc->c[j].filter = dc->filter[j];
+			/* Never give up on a lead: a node that is down or failing
+			 * gets it when it is back. */
+			dc->c[j].ack_wait_ms = 30 * 1000;
+			dc->c[j].max_deliver = -1;
+			dc->c[j].max_ack_pending = 1000;
+		}
+		dc->n += 2;
+	}
+}
 
 static const struct bus_consumer_cfg consumers[] = {
 	/* max_deliver -1: a deposit must never be dropped because the vault was
@@ -68,16 +118,22 @@ static void
 usage(FILE *f)
 {
 	fprintf(f, "usage: tipline streams setup|check [-s URL] [-u USER -p PASSWORD_FILE] [--replicas N]\n"
+	           "       tipline streams replay DISTRICT [-s URL] [-u USER -p PASSWORD_FILE]\n"
 	           "\n"
-	           "  setup   create or update streams %s, %s, %s, the consumer %s/%s\n"
+	           "  setup   create or update streams %s, %s, %s, %s, the consumer %s/%s,\n"
+	           "          the district consumers district-<code> and district-<code>-xfer\n"
 	           "          and the KV buckets %s, %s, %s (idempotent)\n"
 	           "  check   report what is missing; exit 1 if anything is\n"
+	           "  replay  delete and recreate DISTRICT's consumers, so that its node\n"
+	           "          receives every stored lead and transfer again (rebuilding a\n"
+	           "          lost case database; see docs/districts.md)\n"
 	           "\n"
 	           "  -s URL            NATS server(s), comma-separated (default nats://127.0.0.1:4222)\n"
 	           "  -u USER           NATS user (the admin user)\n"
 	           "  -p FILE           file holding that user's password (mode 0600)\n"
 	           "  --replicas N      stream and bucket replicas, 1..5 (3 in a cluster)\n",
-	        WIRE_STREAM_DEPOSITS, WIRE_STREAM_LEADS, WIRE_STREAM_EVENTS, WIRE_STREAM_DEPOSITS,
+	        WIRE_STREAM_DEPOSITS, WIRE_STREAM_LEADS, WIRE_STREAM_EVENTS, WIRE_STREAM_XFER,
+	        WIRE_STREAM_DEPOSITS,
 	        WIRE_CONSUMER_VAULT, WIRE_KV_STATUS, WIRE_KV_CLAIMS, WIRE_KV_IDEM);
 }
 
@@ -106,8 +162,17 @@ do_setup(struct bus *b, int replicas)
 		       c.subjects[0], retention_name(c.retention), (long long)(c.dup_window_ms / 1000),
 		       (long long)c.max_msg_size, replicas);
 	}
-	for (size_t i = 0; i < TL_ARRAY_LEN(consumers); i++) {
-		const struct bus_consumer_cfg *c = &consumers[i];
+	struct district_consumers dc;
+	const struct bus_consumer_cfg *all[TL_ARRAY_LEN(consumers) + NDISTRICT_CONSUMERS];
+	size_t nall = 0;
+
+	district_consumers(&dc, NULL);
+	for (size_t i = 0; i < TL_ARRAY_LEN(consumers); i++)
+		all[nall++] = &consumers[i];
+	for (size_t i = 0; i < dc.n; i++)
+		all[nall++] = &dc.c[i];
+	for (size_t i = 0; i < nall; i++) {
+		const struct bus_consumer_cfg *c = all[i];
 
 		if ((e = bus_consumer_ensure(b, c)) != TL_OK) {
 			fprintf(stderr, "consumer %s/%s FAILED: %s\n", c->stream, c->durable, tl_strerror(e));
@@ -152,6 +217,36 @@ check_stream(struct bus *b, const char *kind, const char *label, const char *str
 	return 1;
 }
 
+/* Stop the node first: a bound node would keep pulling from the old
+ * consumer's position until it rebinds. */
+static int
+do_replay(struct bus *b, const char *code)
+{
+	struct district_consumers dc;
+	enum tl_err e;
+	int rc = 0;
+
+	district_consumers(&dc, code);
+	for (size_t i = 0; i < dc.n; i++) {
+		e = bus_consumer_delete(b, dc.c[i].stream, dc.c[i].durable);
+		if (e != TL_OK && e != TL_ENOTFOUND) {
+			fprintf(stderr, "consumer %s/%s: delete FAILED: %s\n", dc.c[i].stream, dc.c[i].durable,
+			        tl_strerror(e));
+			rc = 1;
+			continue;
+		}
+		if ((e = bus_consumer_ensure(b, &dc.c[i])) != TL_OK) {
+			fprintf(stderr, "consumer %s/%s: create FAILED: %s\n", dc.c[i].stream, dc.c[i].durable,
+			        tl_strerror(e));
+			rc = 1;
+			continue;
+		}
+		printf("consumer %s/%s reset: delivers from the first stored message\n", dc.c[i].stream,
+		       dc.c[i].durable);
+	}
+	return rc;
+}
+
 static int
 do_check(struct bus *b)
 {
@@ -161,8 +256,17 @@ do_check(struct bus *b)
 
 	for (size_t i = 0; i < TL_ARRAY_LEN(streams); i++)
 		missing += check_stream(b, "stream", streams[i].name, streams[i].name);
-	for (size_t i = 0; i < TL_ARRAY_LEN(consumers); i++) {
-		const struct bus_consumer_cfg *c = &consumers[i];
+	struct district_consumers dc;
+	const struct bus_consumer_cfg *all[TL_ARRAY_LEN(consumers) + NDISTRICT_CONSUMERS];
+	size_t nall = 0;
+
+	district_consumers(&dc, NULL);
+	for (size_t i = 0; i < TL_ARRAY_LEN(consumers); i++)
+		all[nall++] = &consumers[i];
+	for (size_t i = 0; i < dc.n; i++)
+		all[nall++] = &dc.c[i];
+	for (size_t i = 0; i < nall; i++) {
+		const struct bus_consumer_cfg *c = all[i];
 		struct bus_consumer *bc = NULL;
 
 		/* Binding looks the durable up on the server and fails if it does
@@ -199,7 +303,7 @@ cmd_streams(int argc, char **argv)
 	struct streams_opts so = { .url = "nats://127.0.0.1:4222", .replicas = 1 };
 	struct bus_opts o = { 0 };
 	struct bus *b = NULL;
-	const char *action;
+	const char *action, *code = NULL;
 	char *pw = NULL, why[512];
 	uint64_t n;
 	int c, rc = 1;
@@ -210,13 +314,22 @@ cmd_streams(int argc, char **argv)
 		return argc < 2 ? 2 : 0;
 	}
 	action = argv[1];
-	if (strcmp(action, "setup") != 0 && strcmp(action, "check") != 0) {
+	if (strcmp(action, "setup") != 0 && strcmp(action, "check") != 0 && strcmp(action, "replay") != 0) {
 		fprintf(stderr, "tipline streams: unknown action \"%s\"\n", action);
 		usage(stderr);
 		return 2;
 	}
 	argc--;
 	argv++;
+	if (strcmp(action, "replay") == 0) {
+		if (argc < 2 || !district_valid(argv[1])) {
+			fprintf(stderr, "tipline streams replay: expected a district code\n");
+			return 2;
+		}
+		code = argv[1];
+		argc--;
+		argv++;
+	}
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "s:u:p:h", longopts, NULL)) != -1) {
 		switch (c) {
@@ -250,7 +363,9 @@ cmd_streams(int argc, char **argv)
 		fprintf(stderr, "tipline streams: connect %s: %s\n", so.url, tl_strerror(e));
 		goto out;
 	}
-	rc = strcmp(action, "setup") == 0 ? do_setup(b, so.replicas) : do_check(b);
+	rc = strcmp(action, "setup") == 0 ? do_setup(b, so.replicas)
+	   : code                         ? do_replay(b, code)
+	                                  : do_check(b);
 out:
 	bus_close(b);
 	secret_free(pw);

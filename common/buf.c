@@ -108,6 +108,20 @@ buf_printf(struct buf *b, const char *fmt, ...)
 	return TL_OK;
 }
 
+enum tl_err
+buf_read_file(struct buf *b, FILE *f)
+{
+	char chunk[16384];
+	size_t r;
+	enum tl_err e;
+
+	while ((r = fread(chunk, 1, sizeof(chunk), f)) > 0) {
+		if ((e = buf_append(b, chunk, r)) != TL_OK)
+			return e;
+	}
+	return ferror(f) ? TL_EIO : TL_OK;
+}
+
 void
 buf_reset(struct buf *b)
 {

@@ -15,6 +15,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 #include "err.h"
 
 struct buf {
@@ -32,6 +33,9 @@ enum tl_err buf_append_str(struct buf *b, const char *s) __attribute__((warn_unu
 enum tl_err buf_append_char(struct buf *b, char c) __attribute__((warn_unused_result));
 enum tl_err buf_printf(struct buf *b, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3), warn_unused_result));
+/* Appends everything f yields until EOF; TL_ETOOBIG as soon as it would
+ * pass the maximum (the rest is not read), TL_EIO on a read error. */
+enum tl_err buf_read_file(struct buf *b, FILE *f) __attribute__((warn_unused_result));
 /* Empties the buffer, keeping its memory (wiped if secret). */
 void buf_reset(struct buf *b);
 /* Frees (and wipes if secret) and returns the buffer to its empty state. */

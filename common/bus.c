@@ -123,6 +123,12 @@ on_reconnected(natsConnection *nc, void *closure)
 }
 
 enum tl_err
+bus_init(int64_t lock_spin)
+{
+	return xlate(nats_Open(lock_spin));
+}
+
+enum tl_err
 bus_connect(const struct bus_opts *o, struct bus **out)
 {
 	natsOptions *opts = NULL;
@@ -148,6 +154,8 @@ bus_connect(const struct bus_opts *o, struct bus **out)
 	if (s == NATS_OK) s = natsOptions_SetPingInterval(opts, 2000);
 	if (s == NATS_OK) s = natsOptions_SetMaxPingsOut(opts, 2);
 	if (s == NATS_OK) s = natsOptions_SetErrorHandler(opts, on_async_error, b);
+	if (s == NATS_OK && o->send_asap)
+		s = natsOptions_SetSendAsap(opts, true);
 	if (s == NATS_OK && o->retry_on_failed_connect)
 		s = natsOptions_SetRetryOnFailedConnect(opts, true, on_connected, b);
 	if (s == NATS_OK) s = natsOptions_SetDisconnectedCB(opts, on_disconnected, b);
@@ -411,6 +419,17 @@ bus_consumer_ensure(struct bus *b, const struct bus_consumer_cfg *c)
 	if (s != NATS_OK)
 		log_err("consumer %s/%s: %s (jerr %d)", c->stream, c->durable, natsStatus_GetText(s),
 		        (int)jerr);
+	return xlate(s);
+}
+
+enum tl_err
+bus_consumer_delete(struct bus *b, const char *stream, const char *durable)
+{
+	jsErrCode jerr = 0;
+	natsStatus s = js_DeleteConsumer(b->js, stream, durable, NULL, &jerr);
+
+	if (s != NATS_OK && jerr == JSConsumerNotFoundErr)
+		return TL_ENOTFOUND;
 	return xlate(s);
 }
 

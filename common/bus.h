@@ -37,8 +37,19 @@ struct bus_opts {
 	const char *inbox_prefix; /* per-user inbox prefix, e.g. "_INBOX_intake" */
 	int timeout_ms;           /* JetStream API and publish ack wait; default 5000 */
 	bool retry_on_failed_connect; /* start even if NATS is down (daemons) */
+	/* Write each publish to the socket in the calling thread instead of
+	 * waking nats.c's flusher thread: fewer context switches per round
+	 * trip for request/response-heavy daemons (intake).  Default false. */
+	bool send_asap;
 };
 
+/* Optional, before the first bus_connect(): initialises nats.c with the
+ * given mutex spin count (0 = never spin).  nats.c spins up to 2000 times
+ * on a contended lock by default; with many threads publishing on one
+ * connection on a 2-core machine that spinning burns the CPU the lock
+ * holder needs.  Without this call nats.c uses its default.  Added for
+ * tipline-intake (16 HTTP threads on one connection). */
+enum tl_err bus_init(int64_t lock_spin) __attribute__((warn_unused_result));
 enum tl_err bus_connect(const struct bus_opts *o, struct bus **out) __attribute__((warn_unused_result));
 void bus_close(struct bus *b);
 bool bus_connected(struct bus *b);
@@ -49,6 +60,21 @@ enum tl_err bus_last_async_error(struct bus *b);
  * *duplicate (may be NULL) tells whether the stream already had it. */
 enum tl_err bus_publish(struct bus *b, const char *subject, const void *data, size_t len,
                         const char *msg_id, bool *duplicate) __attribute__((warn_unused_result));
+
+/* Asynchronous JetStream publish, for bulk work (benchmark baselines,
+ * replays) where a per-message round trip would dominate.  Queues the
+ * message and returns; at most 4000 publishes are in flight (a full window
+ * blocks up to the bus timeout).  Thread-safe, but callers should not mix
+ * it with bus_publish_async_wait() from several threads.  Added for
+ * bench/intake (bench_jspub). */
+enum tl_err bus_publish_async(struct bus *b, const char *subject, const void *data, size_t len,
+                              const char *msg_id) __attribute__((warn_unused_result));
+/* Waits until every queued async publish is acknowledged or has failed,
+ * at most timeout_ms.  *failed (may be NULL) gets the number of async
+ * publishes that failed since the previous call.  TL_ETIMEOUT if some are
+ * still pending. */
+enum tl_err bus_publish_async_wait(struct bus *b, int timeout_ms, uint64_t *failed)
+	__attribute__((warn_unused_result));
 
 /* ---- admin: streams, consumers, buckets (idempotent "ensure") ---- */
 enum bus_retention { BUS_LIMITS, BUS_WORKQUEUE, BUS_INTEREST };
@@ -80,6 +106,12 @@ struct bus_consumer_cfg {
 	int max_ack_pending;  /* 0 = server default */
 };
 enum tl_err bus_consumer_ensure(struct bus *b, const struct bus_consumer_cfg *c) __attribute__((warn_unused_result));
+/* Deletes a durable (TL_ENOTFOUND if it does not exist).  With
+ * bus_consumer_ensure() after it, a consumer starts again from the first
+ * message of a limits stream: `tipline streams replay` uses this to
+ * rebuild a district database.  Added for districts/. */
+enum tl_err bus_consumer_delete(struct bus *b, const char *stream, const char *durable)
+	__attribute__((warn_unused_result));
 
 struct bus_kv_cfg {
 	const char *bucket;

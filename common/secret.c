@@ -229,6 +229,18 @@ out:
 }
 
 void
+secret_json_free(void *p)
+{
+	json_free_t ff = NULL;
+
+	json_get_alloc_funcs(NULL, &ff);
+	if (ff)
+		ff(p);
+	else
+		free(p);
+}
+
+void
 secret_free(void *p)
 {
 	if (p)

@@ -44,6 +44,10 @@ enum tl_err secret_load_text(const char *path, char **out, char *why, size_t why
 enum tl_err key_write(const char *path, const unsigned char *data, size_t len, unsigned mode)
 	__attribute__((warn_unused_result));
 
+/* Frees memory jansson allocated (json_dumps results): through jansson's
+ * configured allocator, which secret_init() makes wipe-on-free. */
+void secret_json_free(void *p);
+
 /* Wipes and frees sodium_malloc memory; NULL is fine. */
 void secret_free(void *p);
 

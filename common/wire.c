@@ -498,3 +498,534 @@ wire_status_decode(const char *data, size_t len, struct wire_status *m)
 	json_decref(j);
 	return e;
 }
+
+/* ==== district events, claims, transfers ==== */
+
+static const char *const event_names[WIRE_EV_NTYPES_] = {
+	[WIRE_EV_CLAIMED] = "claimed",
+	[WIRE_EV_RELEASED] = "released",
+	[WIRE_EV_TAKEN_OVER] = "taken_over",
+	[WIRE_EV_FINDING_RECORDED] = "finding_recorded",
+	[WIRE_EV_TRANSFER_REQUESTED] = "transfer_requested",
+	[WIRE_EV_TRANSFER_ACCEPTED] = "transfer_accepted",
+	[WIRE_EV_TRANSFER_REFUSED] = "transfer_refused",
+	[WIRE_EV_MERGED] = "merged",
+	[WIRE_EV_VERDICT] = "verdict",
+	[WIRE_EV_REOPENED] = "reopened",
+	[WIRE_EV_LEASE_EXPIRED] = "lease_expired",
+	[WIRE_EV_OVERDUE] = "overdue",
+	[WIRE_EV_IDLE] = "idle",
+	[WIRE_EV_OPENED] = "opened",
+};
+
+const char *
+wire_event_type_name(enum wire_event_type t)
+{
+	return (unsigned)t < WIRE_EV_NTYPES_ ? event_names[t] : "?";
+}
+
+enum tl_err
+wire_event_type_parse(const char *s, enum wire_event_type *t)
+{
+	for (int i = 0; i < WIRE_EV_NTYPES_; i++)
+		if (strcmp(s, event_names[i]) == 0) {
+			*t = (enum wire_event_type)i;
+			return TL_OK;
+		}
+	return TL_EINVAL;
+}
+
+static bool
+in_set(const char *s, const char *const *set, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(s, set[i]) == 0)
+			return true;
+	return false;
+}
+
+/* The seven agencies of the joint response mechanism (plan, 四(三)2):
+ * 工信 发改 市场监管 公安 环保 国网电力 钢协. */
+static const char *const agencies[] = { "miit", "ndrc", "samr", "police", "env", "grid", "steel" };
+static const char *const checks[] = { "site_visit", "power_use", "product_sampling",
+	                               "document_review", "interview", "market_check", "other" };
+static const char *const results[] = { "confirmed", "not_found", "inconclusive" };
+static const char *const xfer_reasons[] = { "wrong_district", "site_elsewhere", "cross_district",
+	                                     "city_decision", "other" };
+static const char *const productions[] = { "running", "idle_restartable", "dismantled" };
+static const char *const steps[] = { "claim", "finding", "verdict", "transfer" };
+static const char *const roles[] = { "responder", "supervisor", "city_office", "system" };
+
+bool wire_agency_valid(const char *s) { return s && in_set(s, agencies, TL_ARRAY_LEN(agencies)); }
+bool wire_check_valid(const char *s) { return s && in_set(s, checks, TL_ARRAY_LEN(checks)); }
+bool wire_result_valid(const char *s) { return s && in_set(s, results, TL_ARRAY_LEN(results)); }
+bool wire_xfer_reason_valid(const char *s) { return s && in_set(s, xfer_reasons, TL_ARRAY_LEN(xfer_reasons)); }
+bool wire_production_valid(const char *s) { return s && in_set(s, productions, TL_ARRAY_LEN(productions)); }
+bool wire_step_valid(const char *s) { return s && in_set(s, steps, TL_ARRAY_LEN(steps)); }
+static bool role_valid(const char *s) { return in_set(s, roles, TL_ARRAY_LEN(roles)); }
+
+bool
+wire_actor_valid(const char *s)
+{
+	size_t n;
+
+	if (!s)
+		return false;
+	n = strlen(s);
+	if (n == 0 || n > WIRE_ACTOR_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '.' || c == '_' || c == '@' || c == '-'))
+			return false;
+	}
+	return true;
+}
+
+enum tl_err
+wire_subject_event(const char *district, const char *lead_id, enum wire_event_type t, char *out,
+                   size_t outlen)
+{
+	if (!district_valid(district) || !id_valid(lead_id) || (unsigned)t >= WIRE_EV_NTYPES_)
+		return TL_EINVAL;
+	if ((size_t)snprintf(out, outlen, "tl.event.%s.%s.%s", district, lead_id, event_names[t]) >= outlen)
+		return TL_ETOOBIG;
+	return TL_OK;
+}
+
+enum tl_err
+wire_subject_xfer(const char *to, const char *from, const char *lead_id, char *out, size_t outlen)
+{
+	if (!district_valid(to) || !district_valid(from) || strcmp(to, from) == 0 || !id_valid(lead_id))
+		return TL_EINVAL;
+	if ((size_t)snprintf(out, outlen, "tl.xfer.%s.%s.%s", to, from, lead_id) >= outlen)
+		return TL_ETOOBIG;
+	return TL_OK;
+}
+
+enum tl_err
+wire_claim_key(const char *district, const char *lead_id, char *out, size_t outlen)
+{
+	if (!district_valid(district) || !id_valid(lead_id))
+		return TL_EINVAL;
+	if ((size_t)snprintf(out, outlen, "%s.%s", district, lead_id) >= outlen)
+		return TL_ETOOBIG;
+	return TL_OK;
+}
+
+static bool
+set_int(json_t *o, const char *k, int64_t v)
+{
+	return json_object_set_new(o, k, json_integer(v)) == 0;
+}
+
+/* Required integer within [min, max]. */
+static enum tl_err
+get_int(json_t *o, const char *k, int64_t min, int64_t max, int64_t *out)
+{
+	json_t *v = json_object_get(o, k);
+
+	if (!json_is_integer(v) || json_integer_value(v) < min || json_integer_value(v) > max)
+		return TL_EPROTO;
+	*out = json_integer_value(v);
+	return TL_OK;
+}
+
+/* Required fixed string that must pass a validator. */
+static enum tl_err
+get_checked(json_t *o, const char *k, char *out, size_t outsz, bool (*ok)(const char *))
+{
+	if (get_fixed(o, k, out, outsz) != TL_OK || !ok(out))
+		return TL_EPROTO;
+	return TL_OK;
+}
+
+static bool
+is_district(const char *s)
+{
+	return district_valid(s);
+}
+
+static bool
+is_id(const char *s)
+{
+	return id_valid(s);
+}
+
+/* Rejects keys outside the allowed list: an event that grew a field we do
+ * not know is a schema change, which must come with a new "ev". */
+static bool
+only_keys(json_t *o, const char *const *keys, size_t n)
+{
+	const char *k;
+	json_t *v;
+
+	json_object_foreach(o, k, v) {
+		(void)v;
+		if (!in_set(k, keys, n))
+			return false;
+	}
+	return true;
+}
+
+static const char *const event_keys[] = {
+	"v", "type", "ev", "event", "event_id", "lead_id", "district", "seq", "at", "actor", "role",
+	"holder", "prev_holder", "lease_until", "reason", "from", "to", "reason_code", "transfer_n",
+	"deadline", "agency", "check", "result", "checked_at", "evidence_count", "other_lead",
+	"verdict", "furnaces", "capacity_tpy", "production", "seized_kg", "fines_fen",
+	"signed_off_by", "agencies", "first_received_at", "step",
+};
+
+/* Which fields each type carries (beyond the common header). */
+enum {
+	F_HOLDER = 1u << 0, F_PREV = 1u << 1, F_LEASE = 1u << 2, F_REASON = 1u << 3,
+	F_XFER = 1u << 4, F_DEADLINE = 1u << 5, F_FINDING = 1u << 6, F_OTHER = 1u << 7,
+	F_VERDICT = 1u << 8, F_STEP = 1u << 9, F_REASON_REQ = 1u << 10,
+};
+static const unsigned event_fields[WIRE_EV_NTYPES_] = {
+	[WIRE_EV_CLAIMED] = F_HOLDER | F_LEASE,
+	[WIRE_EV_RELEASED] = F_PREV,
+	[WIRE_EV_TAKEN_OVER] = F_HOLDER | F_PREV | F_LEASE | F_REASON | F_REASON_REQ,
+	[WIRE_EV_FINDING_RECORDED] = F_FINDING,
+	[WIRE_EV_TRANSFER_REQUESTED] = F_XFER | F_DEADLINE | F_REASON,
+	[WIRE_EV_TRANSFER_ACCEPTED] = F_XFER,
+	[WIRE_EV_TRANSFER_REFUSED] = F_XFER | F_REASON,
+	[WIRE_EV_MERGED] = F_OTHER,
+	[WIRE_EV_VERDICT] = F_VERDICT,
+	[WIRE_EV_REOPENED] = F_REASON | F_REASON_REQ,
+	[WIRE_EV_LEASE_EXPIRED] = F_PREV,
+	[WIRE_EV_OVERDUE] = F_STEP | F_DEADLINE,
+	[WIRE_EV_IDLE] = F_PREV,
+	[WIRE_EV_OPENED] = 0,
+};
+
+enum tl_err
+wire_event_encode(const struct wire_event *m, struct buf *out)
+{
+	json_t *o = header("event");
+	unsigned f;
+	enum tl_err e = TL_EINVAL;
+
+	if (!o)
+		return TL_ENOMEM;
+	if ((unsigned)m->type >= WIRE_EV_NTYPES_ || !id_valid(m->lead_id) || !district_valid(m->district) ||
+	    m->seq == 0 || !role_valid(m->role) || (m->actor[0] && !wire_actor_valid(m->actor)))
+		goto out;
+	f = event_fields[m->type];
+	if (!set_int(o, "ev", WIRE_EVENT_VERSION) || !set_str(o, "event", event_names[m->type]) ||
+	    !set_str(o, "event_id", m->event_id) || !set_str(o, "lead_id", m->lead_id) ||
+	    !set_str(o, "district", m->district) || !set_int(o, "seq", (int64_t)m->seq) ||
+	    !set_time(o, "at", m->at_ms) || !set_str(o, "role", m->role) ||
+	    (m->actor[0] && !set_str(o, "actor", m->actor)))
+		goto out;
+	if ((f & F_HOLDER) && !set_str(o, "holder", m->holder))
+		goto out;
+	if ((f & F_PREV) && m->prev_holder[0] && !set_str(o, "prev_holder", m->prev_holder))
+		goto out;
+	if ((f & F_LEASE) && !set_time(o, "lease_until", m->lease_until_ms))
+		goto out;
+	if ((f & F_REASON_REQ) && (!m->reason || !m->reason[0]))
+		goto out;
+	if ((f & F_REASON) && m->reason &&
+	    (strlen(m->reason) > WIRE_REASON_MAX || !set_str(o, "reason", m->reason)))
+		goto out;
+	if ((f & F_XFER) && (!set_str(o, "from", m->from_district) || !set_str(o, "to", m->to_district) ||
+	                     !set_str(o, "reason_code", m->reason_code) ||
+	                     !set_int(o, "transfer_n", m->transfer_n)))
+		goto out;
+	if ((f & F_DEADLINE) && !set_time(o, "deadline", m->deadline_ms))
+		goto out;
+	if ((f & F_FINDING) && (!set_str(o, "agency", m->agency) || !set_str(o, "check", m->check) ||
+	                        !set_str(o, "result", m->result) ||
+	                        !set_time(o, "checked_at", m->checked_ms) ||
+	                        !set_int(o, "evidence_count", m->evidence_count)))
+		goto out;
+	if ((f & F_OTHER) && !set_str(o, "other_lead", m->other_lead))
+		goto out;
+	if (f & F_VERDICT) {
+		if (!set_str(o, "verdict", m->substantiated ? "substantiated" : "unfounded") ||
+		    !set_int(o, "agencies", m->agencies) ||
+		    !set_time(o, "first_received_at", m->first_received_ms))
+			goto out;
+		if (m->substantiated &&
+		    (!set_int(o, "furnaces", m->furnaces) || !set_int(o, "capacity_tpy", m->capacity_tpy) ||
+		     !set_str(o, "production", m->production) || !set_int(o, "seized_kg", m->seized_kg) ||
+		     !set_int(o, "fines_fen", m->fines_fen)))
+			goto out;
+		if (!m->substantiated && !set_str(o, "signed_off_by", m->signed_off_by))
+			goto out;
+	}
+	if ((f & F_STEP) && !set_str(o, "step", m->step))
+		goto out;
+	/* Round-trip through our own decoder: never publish what a reader
+	 * would reject. */
+	if ((e = dump(o, out)) == TL_OK) {
+		struct wire_event chk;
+		if ((e = wire_event_decode(buf_str(out), out->len, &chk)) != TL_OK)
+			e = TL_EINVAL;
+		else
+			wire_event_free(&chk);
+	}
+out:
+	json_decref(o);
+	return e;
+}
+
+enum tl_err
+wire_event_decode(const char *data, size_t len, struct wire_event *m)
+{
+	char name[WIRE_CODE_LEN + 1], vstr[16];
+	json_t *j;
+	int64_t n;
+	unsigned f;
+	enum tl_err e;
+
+	memset(m, 0, sizeof(*m));
+	if ((e = load(data, len, "event", &j)) != TL_OK)
+		return e;
+	e = TL_EPROTO;
+	if (!only_keys(j, event_keys, TL_ARRAY_LEN(event_keys)) ||
+	    get_int(j, "ev", WIRE_EVENT_VERSION, WIRE_EVENT_VERSION, &n) != TL_OK ||
+	    get_fixed(j, "event", name, sizeof(name)) != TL_OK ||
+	    wire_event_type_parse(name, &m->type) != TL_OK ||
+	    get_fixed(j, "event_id", m->event_id, sizeof(m->event_id)) != TL_OK ||
+	    get_id(j, "lead_id", m->lead_id) != TL_OK ||
+	    get_checked(j, "district", m->district, sizeof(m->district), is_district) != TL_OK ||
+	    get_int(j, "seq", 1, INT64_MAX, &n) != TL_OK ||
+	    get_time(j, "at", &m->at_ms) != TL_OK ||
+	    get_checked(j, "role", m->role, sizeof(m->role), role_valid) != TL_OK)
+		goto fail;
+	m->seq = (uint64_t)n;
+	/* The event id starts with the lead id; the rest is the node's. */
+	if (strncmp(m->event_id, m->lead_id, ID_HEX_LEN) != 0 || m->event_id[ID_HEX_LEN] != ':')
+		goto fail;
+	if (json_object_get(j, "actor") &&
+	    get_checked(j, "actor", m->actor, sizeof(m->actor), wire_actor_valid) != TL_OK)
+		goto fail;
+	f = event_fields[m->type];
+	if ((f & F_HOLDER) && get_checked(j, "holder", m->holder, sizeof(m->holder), wire_actor_valid) != TL_OK)
+		goto fail;
+	if ((f & F_PREV) && json_object_get(j, "prev_holder") &&
+	    get_checked(j, "prev_holder", m->prev_holder, sizeof(m->prev_holder), wire_actor_valid) != TL_OK)
+		goto fail;
+	if ((f & F_LEASE) && get_time(j, "lease_until", &m->lease_until_ms) != TL_OK)
+		goto fail;
+	if ((f & F_REASON) && get_str(j, "reason", (f & F_REASON_REQ) != 0, WIRE_REASON_MAX, &m->reason) != TL_OK)
+		goto fail;
+	if ((f & F_REASON_REQ) && m->reason[0] == '\0')
+		goto fail;
+	if (f & F_XFER) {
+		if (get_checked(j, "from", m->from_district, sizeof(m->from_district), is_district) != TL_OK ||
+		    get_checked(j, "to", m->to_district, sizeof(m->to_district), is_district) != TL_OK ||
+		    strcmp(m->from_district, m->to_district) == 0 ||
+		    get_checked(j, "reason_code", m->reason_code, sizeof(m->reason_code),
+		                wire_xfer_reason_valid) != TL_OK ||
+		    get_int(j, "transfer_n", 1, 1000, &n) != TL_OK)
+			goto fail;
+		m->transfer_n = (int)n;
+	}
+	if ((f & F_DEADLINE) && get_time(j, "deadline", &m->deadline_ms) != TL_OK)
+		goto fail;
+	if (f & F_FINDING) {
+		if (get_checked(j, "agency", m->agency, sizeof(m->agency), wire_agency_valid) != TL_OK ||
+		    get_checked(j, "check", m->check, sizeof(m->check), wire_check_valid) != TL_OK ||
+		    get_checked(j, "result", m->result, sizeof(m->result), wire_result_valid) != TL_OK ||
+		    get_time(j, "checked_at", &m->checked_ms) != TL_OK ||
+		    get_int(j, "evidence_count", 0, 1000, &n) != TL_OK)
+			goto fail;
+		m->evidence_count = (int)n;
+	}
+	if ((f & F_OTHER) && (get_checked(j, "other_lead", m->other_lead, sizeof(m->other_lead), is_id) != TL_OK ||
+	                      strcmp(m->other_lead, m->lead_id) == 0))
+		goto fail;
+	if (f & F_VERDICT) {
+		if (get_fixed(j, "verdict", vstr, sizeof(vstr)) != TL_OK ||
+		    get_int(j, "agencies", 0, 7, &n) != TL_OK ||
+		    get_time(j, "first_received_at", &m->first_received_ms) != TL_OK)
+			goto fail;
+		m->agencies = (int)n;
+		if (strcmp(vstr, "substantiated") == 0) {
+			m->substantiated = true;
+			if (get_int(j, "furnaces", 0, 10000, &n) != TL_OK)
+				goto fail;
+			m->furnaces = (int)n;
+			if (get_int(j, "capacity_tpy", 0, 1000000000LL, &m->capacity_tpy) != TL_OK ||
+			    get_checked(j, "production", m->production, sizeof(m->production),
+			                wire_production_valid) != TL_OK ||
+			    get_int(j, "seized_kg", 0, 1000000000000LL, &m->seized_kg) != TL_OK ||
+			    get_int(j, "fines_fen", 0, WIRE_MAX_FEN, &m->fines_fen) != TL_OK ||
+			    json_object_get(j, "signed_off_by"))
+				goto fail;
+		} else if (strcmp(vstr, "unfounded") == 0) {
+			/* Unfounded needs a second agency and a supervisor. */
+			if (m->agencies < 2 ||
+			    get_checked(j, "signed_off_by", m->signed_off_by, sizeof(m->signed_off_by),
+			                wire_actor_valid) != TL_OK ||
+			    json_object_get(j, "furnaces") || json_object_get(j, "fines_fen"))
+				goto fail;
+		} else {
+			goto fail;
+		}
+	}
+	if ((f & F_STEP) && get_checked(j, "step", m->step, sizeof(m->step), wire_step_valid) != TL_OK)
+		goto fail;
+	json_decref(j);
+	return TL_OK;
+fail:
+	json_decref(j);
+	wire_event_free(m);
+	return e == TL_OK ? TL_EPROTO : e;
+}
+
+void
+wire_event_free(struct wire_event *m)
+{
+	free(m->reason);
+	m->reason = NULL;
+}
+
+/* ---- claims ---- */
+
+enum tl_err
+wire_claim_encode(const struct wire_claim *m, struct buf *out)
+{
+	json_t *o = header("claim");
+	enum tl_err e = TL_EINVAL;
+
+	if (!o)
+		return TL_ENOMEM;
+	if (!id_valid(m->lead_id) || !district_valid(m->district) ||
+	    (m->held && !wire_actor_valid(m->holder)))
+		goto out;
+	if (!set_str(o, "lead_id", m->lead_id) || !set_str(o, "district", m->district) ||
+	    json_object_set_new(o, "held", json_boolean(m->held)) != 0)
+		goto out;
+	if (m->held && (!set_str(o, "holder", m->holder) || !set_time(o, "since", m->since_ms) ||
+	                !set_time(o, "expires", m->expires_ms)))
+		goto out;
+	e = dump(o, out);
+out:
+	json_decref(o);
+	return e;
+}
+
+enum tl_err
+wire_claim_decode(const char *data, size_t len, struct wire_claim *m)
+{
+	static const char *const keys[] = { "v", "type", "lead_id", "district", "held", "holder",
+		                            "since", "expires" };
+	json_t *j, *h;
+	enum tl_err e;
+
+	memset(m, 0, sizeof(*m));
+	if ((e = load(data, len, "claim", &j)) != TL_OK)
+		return e;
+	e = TL_EPROTO;
+	h = json_object_get(j, "held");
+	if (!only_keys(j, keys, TL_ARRAY_LEN(keys)) || get_id(j, "lead_id", m->lead_id) != TL_OK ||
+	    get_checked(j, "district", m->district, sizeof(m->district), is_district) != TL_OK ||
+	    !json_is_boolean(h))
+		goto out;
+	m->held = json_is_true(h);
+	if (m->held && (get_checked(j, "holder", m->holder, sizeof(m->holder), wire_actor_valid) != TL_OK ||
+	                get_time(j, "since", &m->since_ms) != TL_OK ||
+	                get_time(j, "expires", &m->expires_ms) != TL_OK))
+		goto out;
+	e = TL_OK;
+out:
+	json_decref(j);
+	if (e != TL_OK)
+		memset(m, 0, sizeof(*m));
+	return e;
+}
+
+/* ---- transfers ---- */
+
+enum tl_err
+wire_xfer_encode(const struct wire_xfer *m, struct buf *out)
+{
+	json_t *o = header(m->reply ? "xfer_reply" : "xfer_offer");
+	enum tl_err e = TL_EINVAL;
+
+	if (!o)
+		return TL_ENOMEM;
+	if (!id_valid(m->lead_id) || !district_valid(m->from_district) ||
+	    !district_valid(m->to_district) || strcmp(m->from_district, m->to_district) == 0 ||
+	    m->transfer_n < 1 || !wire_actor_valid(m->actor))
+		goto out;
+	if (!set_str(o, "lead_id", m->lead_id) || !set_str(o, "from", m->from_district) ||
+	    !set_str(o, "to", m->to_district) || !set_int(o, "transfer_n", m->transfer_n) ||
+	    !set_time(o, "at", m->at_ms) || !set_str(o, "actor", m->actor))
+		goto out;
+	if (m->reply) {
+		if (json_object_set_new(o, "accepted", json_boolean(m->accepted)) != 0)
+			goto out;
+	} else {
+		if (!m->lead || !wire_xfer_reason_valid(m->reason_code) ||
+		    !set_str(o, "reason_code", m->reason_code) || !set_time(o, "deadline", m->deadline_ms) ||
+		    !set_time(o, "clock_start", m->clock_start_ms) || !set_str(o, "lead", m->lead))
+			goto out;
+	}
+	e = dump(o, out);
+out:
+	json_decref(o);
+	return e;
+}
+
+enum tl_err
+wire_xfer_decode(const char *data, size_t len, struct wire_xfer *m)
+{
+	static const char *const offer_keys[] = { "v", "type", "lead_id", "from", "to", "transfer_n",
+		                                  "at", "actor", "reason_code", "deadline",
+		                                  "clock_start", "lead" };
+	static const char *const reply_keys[] = { "v", "type", "lead_id", "from", "to", "transfer_n",
+		                                  "at", "actor", "accepted" };
+	json_t *j = NULL, *a;
+	int64_t n;
+	enum tl_err e;
+
+	memset(m, 0, sizeof(*m));
+	/* The type decides the schema; try the offer first. */
+	if ((e = load(data, len, "xfer_offer", &j)) != TL_OK) {
+		if ((e = load(data, len, "xfer_reply", &j)) != TL_OK)
+			return e;
+		m->reply = true;
+	}
+	e = TL_EPROTO;
+	if (get_id(j, "lead_id", m->lead_id) != TL_OK ||
+	    get_checked(j, "from", m->from_district, sizeof(m->from_district), is_district) != TL_OK ||
+	    get_checked(j, "to", m->to_district, sizeof(m->to_district), is_district) != TL_OK ||
+	    strcmp(m->from_district, m->to_district) == 0 ||
+	    get_int(j, "transfer_n", 1, 1000, &n) != TL_OK || get_time(j, "at", &m->at_ms) != TL_OK ||
+	    get_checked(j, "actor", m->actor, sizeof(m->actor), wire_actor_valid) != TL_OK)
+		goto fail;
+	m->transfer_n = (int)n;
+	if (m->reply) {
+		a = json_object_get(j, "accepted");
+		if (!only_keys(j, reply_keys, TL_ARRAY_LEN(reply_keys)) || !json_is_boolean(a))
+			goto fail;
+		m->accepted = json_is_true(a);
+	} else {
+		if (!only_keys(j, offer_keys, TL_ARRAY_LEN(offer_keys)) ||
+		    get_checked(j, "reason_code", m->reason_code, sizeof(m->reason_code),
+		                wire_xfer_reason_valid) != TL_OK ||
+		    get_time(j, "deadline", &m->deadline_ms) != TL_OK ||
+		    get_time(j, "clock_start", &m->clock_start_ms) != TL_OK ||
+		    get_str(j, "lead", true, WIRE_MAX_MSG / 2, &m->lead) != TL_OK)
+			goto fail;
+	}
+	json_decref(j);
+	return TL_OK;
+fail:
+	json_decref(j);
+	wire_xfer_free(m);
+	return e;
+}
+
+void
+wire_xfer_free(struct wire_xfer *m)
+{
+	free(m->lead);
+	m->lead = NULL;
+}

@@ -128,4 +128,147 @@ enum tl_err wire_status_encode(const struct wire_status *m, struct buf *out)
 enum tl_err wire_status_decode(const char *data, size_t len, struct wire_status *m)
 	__attribute__((warn_unused_result));
 
+/* ==== District case events, claims and transfers (issue 4) ====
+ *
+ * Added for tipline-district; documented in docs/events.md.  Same rules as
+ * above: strict decoders, bounded fields, "v":1.  Events carry ids, codes
+ * and numbers only - never tip text, finding text or identity - because
+ * every district's events are readable by payouts and the city office. */
+
+#define WIRE_STREAM_XFER "TL_XFER"
+#define WIRE_SUBJ_XFER_ALL "tl.xfer.>"
+#define WIRE_EVENT_VERSION 1     /* "ev" field: the event schema's own version */
+#define WIRE_ACTOR_MAX 64        /* user ids: [A-Za-z0-9._@-], 1..64 */
+#define WIRE_REASON_MAX 1000     /* bytes of a supervisor's free-text reason */
+#define WIRE_CODE_LEN 23         /* enum-like codes ("wrong_district") */
+#define WIRE_MAX_FEN 100000000000000LL /* 1e12 yuan: far above any fine */
+
+enum wire_event_type {
+	WIRE_EV_CLAIMED,
+	WIRE_EV_RELEASED,
+	WIRE_EV_TAKEN_OVER,
+	WIRE_EV_FINDING_RECORDED,
+	WIRE_EV_TRANSFER_REQUESTED,
+	WIRE_EV_TRANSFER_ACCEPTED,
+	WIRE_EV_TRANSFER_REFUSED,
+	WIRE_EV_MERGED,
+	WIRE_EV_VERDICT,
+	WIRE_EV_REOPENED,
+	WIRE_EV_LEASE_EXPIRED, /* a claim ran out; the lead is back in the queue */
+	WIRE_EV_OVERDUE,       /* a step's deadline passed */
+	WIRE_EV_IDLE,          /* claimed, but no activity for too long */
+	WIRE_EV_OPENED,        /* a case was created from a lead or a transfer */
+	WIRE_EV_NTYPES_
+};
+const char *wire_event_type_name(enum wire_event_type t);
+/* Returns TL_EINVAL for an unknown name. */
+enum tl_err wire_event_type_parse(const char *s, enum wire_event_type *t)
+	__attribute__((warn_unused_result));
+
+/* Validators for the code sets used in events (also used by districts/). */
+bool wire_actor_valid(const char *s);
+bool wire_agency_valid(const char *s);      /* miit ndrc samr police env grid steel */
+bool wire_check_valid(const char *s);       /* site_visit power_use product_sampling ... */
+bool wire_result_valid(const char *s);      /* confirmed not_found inconclusive */
+bool wire_xfer_reason_valid(const char *s); /* wrong_district site_elsewhere ... */
+bool wire_production_valid(const char *s);  /* running idle_restartable dismantled */
+bool wire_step_valid(const char *s);        /* claim finding verdict transfer */
+
+/* "tl.event.<district>.<lead_id>.<type>" */
+enum tl_err wire_subject_event(const char *district, const char *lead_id, enum wire_event_type t,
+                               char *out, size_t outlen) __attribute__((warn_unused_result));
+/* "tl.xfer.<to>.<from>.<lead_id>": transfer offers and replies.  The
+ * receiving district's consumer filters on tl.xfer.<to>.>; a district user
+ * may publish only tl.xfer.*.<itself>.*, so the subject proves the sender. */
+enum tl_err wire_subject_xfer(const char *to, const char *from, const char *lead_id, char *out,
+                              size_t outlen) __attribute__((warn_unused_result));
+/* TL_CLAIMS key "<district>.<lead_id>". */
+enum tl_err wire_claim_key(const char *district, const char *lead_id, char *out, size_t outlen)
+	__attribute__((warn_unused_result));
+
+/* tl.event.<district>.<lead_id>.<type>.  Which optional fields are required
+ * depends on the type (docs/events.md); the decoder enforces it. */
+struct wire_event {
+	enum wire_event_type type;
+	char event_id[96];           /* "<lead_id>:<node epoch>:<seq>", also the Nats-Msg-Id */
+	char lead_id[ID_HEX_LEN + 1];
+	char district[7];            /* the district that holds the case */
+	uint64_t seq;                /* per-case event counter, from 1 */
+	int64_t at_ms;
+	char actor[WIRE_ACTOR_MAX + 1]; /* "" for the node itself (scanner) */
+	char role[16];               /* responder, supervisor, city_office, system */
+	/* claims */
+	char holder[WIRE_ACTOR_MAX + 1];      /* claimed, taken_over */
+	char prev_holder[WIRE_ACTOR_MAX + 1]; /* taken_over, released, lease_expired */
+	int64_t lease_until_ms;               /* claimed, taken_over */
+	char *reason;                         /* taken_over, reopened, transfer_*: free text, may be NULL */
+	/* transfers */
+	char from_district[7], to_district[7];
+	char reason_code[WIRE_CODE_LEN + 1];
+	int transfer_n;                       /* 1, 2, ...: which transfer of this lead */
+	int64_t deadline_ms;                  /* transfer_requested: answer by; overdue: was due */
+	/* findings */
+	char agency[WIRE_CODE_LEN + 1], check[WIRE_CODE_LEN + 1], result[WIRE_CODE_LEN + 1];
+	int64_t checked_ms;
+	int evidence_count;
+	/* merge: this lead (the survivor) absorbed other_lead */
+	char other_lead[ID_HEX_LEN + 1];
+	/* verdict */
+	bool substantiated;
+	int furnaces;
+	int64_t capacity_tpy;     /* tonnes per year */
+	char production[WIRE_CODE_LEN + 1];
+	int64_t seized_kg;
+	int64_t fines_fen;
+	char signed_off_by[WIRE_ACTOR_MAX + 1]; /* unfounded: the supervisor */
+	int agencies;             /* distinct agencies with findings */
+	int64_t first_received_ms; /* earliest report on the case (award priority) */
+	/* overdue / idle */
+	char step[WIRE_CODE_LEN + 1];
+};
+
+enum tl_err wire_event_encode(const struct wire_event *m, struct buf *out)
+	__attribute__((warn_unused_result));
+enum tl_err wire_event_decode(const char *data, size_t len, struct wire_event *m)
+	__attribute__((warn_unused_result));
+void wire_event_free(struct wire_event *m);
+
+/* TL_CLAIMS value.  held=false marks a released or expired claim, so that
+ * the next claim is a CAS update on its revision. */
+struct wire_claim {
+	char lead_id[ID_HEX_LEN + 1];
+	char district[7];
+	bool held;
+	char holder[WIRE_ACTOR_MAX + 1];
+	int64_t since_ms, expires_ms;
+};
+enum tl_err wire_claim_encode(const struct wire_claim *m, struct buf *out)
+	__attribute__((warn_unused_result));
+enum tl_err wire_claim_decode(const char *data, size_t len, struct wire_claim *m)
+	__attribute__((warn_unused_result));
+
+/* tl.xfer.<to>.<from>.<lead>: an offer (carries the lead message itself, as
+ * the sender received it, plus the carried-over deadline clock) or the
+ * receiver's reply. */
+struct wire_xfer {
+	bool reply;                  /* false: "xfer_offer", true: "xfer_reply" */
+	char lead_id[ID_HEX_LEN + 1];
+	char from_district[7], to_district[7];
+	int transfer_n;
+	int64_t at_ms;
+	char actor[WIRE_ACTOR_MAX + 1];
+	/* offer */
+	char reason_code[WIRE_CODE_LEN + 1];
+	int64_t deadline_ms;         /* the receiver must answer by */
+	int64_t clock_start_ms;      /* deadlines count from here; never restarts */
+	char *lead;                  /* the wire_lead JSON; decoded by the receiver */
+	/* reply */
+	bool accepted;
+};
+enum tl_err wire_xfer_encode(const struct wire_xfer *m, struct buf *out)
+	__attribute__((warn_unused_result));
+enum tl_err wire_xfer_decode(const char *data, size_t len, struct wire_xfer *m)
+	__attribute__((warn_unused_result));
+void wire_xfer_free(struct wire_xfer *m);
+
 #endif

@@ -5,7 +5,7 @@ T=$(mktemp -d)
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 nats-server -js -sd "$T" -a 127.0.0.1 -p "$port" >"$T/nats.log" 2>&1 &
 pid=$!
-trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$T"' EXIT
+trap 'kill $pid 2>/dev/null || true; wait $pid 2>/dev/null || true; rm -rf "$T"' EXIT
 for _ in $(seq 1 50); do
 	grep -q "Server is ready" "$T/nats.log" && break
 	sleep 0.1

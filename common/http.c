@@ -1,0 +1,253 @@
+/*
+ * http.c - see http.h.  The only file (with its users' main()s) that knows
+ * libmicrohttpd.  MHD result codes are translated here.
+ */
+#include <microhttpd.h>
+
+#include "compat.h"
+#include "http.h"
+#include "log.h"
+#include "num.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sodium.h>
+#include <sys/socket.h>
+
+/* A chunked upload over the cap is read and discarded so that the client
+ * gets a clean 413; past this many times the cap we just drop it. */
+#define DISCARD_FACTOR 16
+
+struct http_server {
+	struct MHD_Daemon *d;
+	struct http_opts o;
+	char *csp;
+};
+
+struct req_state {
+	struct buf body;
+	bool too_big;
+	size_t discarded;
+};
+
+const char *
+http_header(const struct http_request *r, const char *name)
+{
+	return MHD_lookup_connection_value(r->conn_, MHD_HEADER_KIND, name);
+}
+
+static bool
+add_header(struct MHD_Response *r, const char *k, const char *v)
+{
+	return MHD_add_response_header(r, k, v) == MHD_YES;
+}
+
+static enum MHD_Result
+respond(struct http_server *s, struct MHD_Connection *c, struct req_state *st, const char *url,
+        const char *method)
+{
+	struct http_request req;
+	struct http_response resp;
+	struct MHD_Response *r = NULL;
+	const union MHD_ConnectionInfo *ci;
+	enum MHD_Result ret = MHD_NO;
+	char ra[16];
+
+	memset(&req, 0, sizeof(req));
+	memset(&resp, 0, sizeof(resp));
+	req.method = method;
+	req.path = url;
+	req.body_too_big = st->too_big;
+	req.body = st->too_big ? "" : buf_str(&st->body);
+	req.body_len = st->too_big ? 0 : st->body.len;
+	req.conn_ = c;
+	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	if (ci && ci->client_addr) {
+		const struct sockaddr *sa = ci->client_addr;
+		if (sa->sa_family == AF_INET) {
+			memcpy(req.client_addr, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, 4);
+			req.client_addr_len = 4;
+		} else if (sa->sa_family == AF_INET6) {
+			memcpy(req.client_addr, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, 16);
+			req.client_addr_len = 16;
+		}
+	}
+	buf_init_secret(&resp.body, s->o.max_response);
+	resp.status = 500;
+
+	s->o.handler(s->o.cls, &req, &resp);
+
+	r = MHD_create_response_from_buffer(resp.body.len, resp.body.data ? resp.body.data : (char *)"",
+	                                    MHD_RESPMEM_MUST_COPY);
+	if (!r)
+		goto out;
+	if (!add_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
+	                resp.content_type[0] ? resp.content_type : "application/json; charset=utf-8") ||
+	    !add_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store") ||
+	    !add_header(r, "X-Content-Type-Options", "nosniff") ||
+	    !add_header(r, "Referrer-Policy", "no-referrer") ||
+	    !add_header(r, "X-Frame-Options", "DENY") ||
+	    !add_header(r, "Content-Security-Policy", s->csp))
+		goto out;
+	if (resp.retry_after_s) {
+		snprintf(ra, sizeof(ra), "%u", resp.retry_after_s);
+		if (!add_header(r, MHD_HTTP_HEADER_RETRY_AFTER, ra))
+			goto out;
+	}
+	if (resp.allow[0] && !add_header(r, MHD_HTTP_HEADER_ALLOW, resp.allow))
+		goto out;
+	ret = MHD_queue_response(c, resp.status, r);
+out:
+	if (r)
+		MHD_destroy_response(r);
+	buf_free(&resp.body);
+	/* The request body may hold identity: wipe it as soon as it is used. */
+	buf_free(&st->body);
+	return ret;
+}
+
+static enum MHD_Result
+access_cb(void *cls, struct MHD_Connection *c, const char *url, const char *method,
+          const char *version, const char *upload_data, size_t *upload_data_size, void **req_cls)
+{
+	struct http_server *s = cls;
+	struct req_state *st = *req_cls;
+
+	if (!st) {
+		const char *cl;
+		uint64_t n;
+
+		if (!(st = calloc(1, sizeof(*st))))
+			return MHD_NO;
+		buf_init_secret(&st->body, s->o.max_body);
+		*req_cls = st;
+		cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+		if (cl && (num_parse_u64(cl, strlen(cl), UINT64_MAX, &n) != TL_OK || n > s->o.max_body)) {
+			/* Answer before reading anything; MHD then closes. */
+			st->too_big = true;
+			return respond(s, c, st, url, method);
+		}
+		return MHD_YES;
+	}
+	if (*upload_data_size) {
+		if (!st->too_big && buf_append(&st->body, upload_data, *upload_data_size) != TL_OK) {
+			st->too_big = true;
+			buf_free(&st->body);
+		}
+		if (st->too_big) {
+			st->discarded += *upload_data_size;
+			if (st->discarded > s->o.max_body * DISCARD_FACTOR)
+				return MHD_NO;
+		}
+		*upload_data_size = 0;
+		return MHD_YES;
+	}
+	return respond(s, c, st, url, method);
+}
+
+static void
+completed_cb(void *cls, struct MHD_Connection *c, void **req_cls, enum MHD_RequestTerminationCode toe)
+{
+	struct req_state *st = *req_cls;
+
+	if (st) {
+		buf_free(&st->body);
+		free(st);
+		*req_cls = NULL;
+	}
+}
+
+/* MHD's messages may carry client addresses in their arguments, so only the
+ * format string (a constant) is logged. */
+static void
+mhd_logger(void *cls, const char *fmt, va_list ap)
+{
+	char line[160];
+	size_t n;
+
+	snprintf(line, sizeof(line), "%s", fmt);
+	n = strlen(line);
+	while (n && (line[n - 1] == '\n' || line[n - 1] == ' '))
+		line[--n] = '\0';
+	log_warn("http: %s", line);
+}
+
+enum tl_err
+http_server_start(const struct http_opts *o, struct http_server **out)
+{
+	struct http_server *s;
+	struct sockaddr_storage ss;
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+	socklen_t sl;
+
+	if (!o->address || !o->handler || o->max_body == 0 || o->threads == 0)
+		return TL_EINVAL;
+	memset(&ss, 0, sizeof(ss));
+	if (inet_pton(AF_INET, o->address, &((struct sockaddr_in *)(void *)&ss)->sin_addr) == 1) {
+		struct sockaddr_in *a = (struct sockaddr_in *)(void *)&ss;
+		a->sin_family = AF_INET;
+		a->sin_port = htons(o->port);
+		sl = sizeof(*a);
+	} else if (inet_pton(AF_INET6, o->address, &((struct sockaddr_in6 *)(void *)&ss)->sin6_addr) == 1) {
+		struct sockaddr_in6 *a = (struct sockaddr_in6 *)(void *)&ss;
+		a->sin6_family = AF_INET6;
+		a->sin6_port = htons(o->port);
+		sl = sizeof(*a);
+		flags |= MHD_USE_IPv6;
+	} else {
+		return TL_EINVAL;
+	}
+	(void)sl;
+	if (!(s = calloc(1, sizeof(*s))))
+		return TL_ENOMEM;
+	s->o = *o;
+	if (!s->o.max_response) s->o.max_response = 1024 * 1024;
+	if (!s->o.timeout_s) s->o.timeout_s = 15;
+	if (!s->o.conn_memory) s->o.conn_memory = 128 * 1024;
+	if (!s->o.conn_limit) s->o.conn_limit = 1024;
+	s->csp = strdup(o->csp ? o->csp
+	                       : "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'");
+	if (!s->csp) {
+		free(s);
+		return TL_ENOMEM;
+	}
+	s->o.csp = s->csp;
+	s->d = MHD_start_daemon(
+		flags, o->port, NULL, NULL, access_cb, s,
+		/* First, so that MHD never prints with its own logger. */
+		MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, s,
+		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+		MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(s->o.threads > 1 ? s->o.threads : 0),
+		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)s->o.timeout_s,
+		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)s->o.conn_memory,
+		MHD_OPTION_CONNECTION_LIMIT, (unsigned)s->o.conn_limit,
+		MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024,
+		MHD_OPTION_NOTIFY_COMPLETED, completed_cb, s,
+		MHD_OPTION_END);
+	if (!s->d) {
+		log_err("http: cannot listen on %s port %u", o->address, (unsigned)o->port);
+		free(s->csp);
+		free(s);
+		return TL_EIO;
+	}
+	*out = s;
+	return TL_OK;
+}
+
+uint16_t
+http_server_port(const struct http_server *s)
+{
+	const union MHD_DaemonInfo *i = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
+
+	return i ? i->port : 0;
+}
+
+void
+http_server_stop(struct http_server *s)
+{
+	if (!s)
+		return;
+	MHD_stop_daemon(s->d);
+	free(s->csp);
+	free(s);
+}

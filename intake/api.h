@@ -1,0 +1,48 @@
+/*
+ * api.h - tipline-intake's HTTP routes (the handler given to common/http):
+ *
+ *   POST /api/v1/reports              -> pipeline_submit, 201 with receipt
+ *   GET  /api/v1/receipts/{receipt}   -> TL_STATUS lookup, rate-limited
+ *   GET  /healthz                     -> NATS + streams
+ *   GET  /metrics                     -> Prometheus text
+ *
+ * Every answer is JSON {"error","message"} on failure, with Chinese
+ * messages for reporters.  Logs carry report ids, districts, status codes
+ * and durations only: never addresses, identity, text, receipts or
+ * idempotency keys (the receipt route's path is never logged).
+ *
+ * Thread-safety: intake_api_handle() runs on all of MHD's pool threads at
+ * once; struct intake_api is read-only after setup and its parts
+ * (pipeline, natsbus, ratelimit, metrics) are thread-safe.
+ */
+#ifndef TL_INTAKE_API_H
+#define TL_INTAKE_API_H
+
+#include <stddef.h>
+#include "http.h"
+#include "metrics.h"
+#include "natsbus.h"
+#include "pipeline.h"
+#include "ratelimit.h"
+
+struct intake_api {
+	struct pipeline pl;           /* pl.bus is the natsbus (or a fake in tests) */
+	struct natsbus *nb;           /* NULL in tests: health/receipts use pl.bus */
+	struct ratelimit *rl;
+	struct metrics *metrics;
+	struct metric *m_requests, *m_accepted, *m_publish, *m_connected;
+	size_t max_body;
+	int64_t health_cache_ms;
+};
+
+/* Registers the metric families on api->metrics (must be set). */
+enum tl_err intake_api_metrics_init(struct intake_api *api) __attribute__((warn_unused_result));
+
+void intake_api_handle(void *cls, const struct http_request *req, struct http_response *resp);
+
+/* Percent-decodes s into out (NUL-terminated); TL_EINVAL on a bad escape,
+ * TL_ETOOBIG if it does not fit. */
+enum tl_err intake_url_decode(const char *s, char *out, size_t outlen)
+	__attribute__((warn_unused_result));
+
+#endif
