@@ -93,6 +93,9 @@ start() {
 }
 
 start tipline-vault "$BUILD/vault/tipline-vault" "$STATE/etc/vault.ini"
+# One process serves all 16 districts and the city triage node for the demo;
+# each district still connects as its own NATS user.
+start tipline-district "$BUILD/districts/tipline-district" "$STATE/etc/district-all.ini"
 start tipline-intake "$BUILD/intake/tipline-intake" "$STATE/etc/intake.ini"
 
 base=http://127.0.0.1:$DEVENV_INTAKE_PORT
@@ -124,6 +127,9 @@ Tipline is running (state in $STATE; Ctrl-C stops everything).
   NATS         nats://127.0.0.1:$DEVENV_NATS_PORT    monitor http://127.0.0.1:$DEVENV_MON_PORT/ (/jsz, /healthz)
   Logs         $STATE/log/
   Vault DB     $STATE/vault/vault.db (SQLCipher, key $STATE/keys/vault-db.key)
+  Case DB      $STATE/district/all.db (SQLCipher, key $STATE/keys/district-db.key;
+               the responder console comes with a later issue, until then
+               docs/districts.md shows the case actions through tl-district-ctl)
 
 Try a report:
 

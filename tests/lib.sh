@@ -21,7 +21,10 @@
 # an ASan/LSan report at exit) fails the test.  When a test fails, the tail
 # of each log is printed so that ctest --output-on-failure shows it.
 #
-# Exported: T TL_BIN_INTAKE TL_BIN_VAULT TL_BIN_CLI NATS_URL NATS_PORT
+# District nodes: tl_start_district/tl_stop_district/tl_kill_district NAME,
+# tl_district_ctl (see "district nodes" below).
+#
+# Exported: T TL_BIN_INTAKE TL_BIN_VAULT TL_BIN_DISTRICT TL_BIN_DISTRICT_CTL TL_BIN_CLI NATS_URL NATS_PORT
 #   NATS_MON_PORT NATS_MON_URL INTAKE_PORT INTAKE_URL TL_KEYS TL_VAULT_DB
 #   TL_LOG_NATS TL_LOG_VAULT TL_LOG_INTAKE TL_VAULT_INI TL_INTAKE_INI
 
@@ -31,6 +34,8 @@ export TL_SRC_DIR TL_BUILD_DIR
 export TL_BIN_CLI=$TL_BUILD_DIR/cli/tipline
 export TL_BIN_INTAKE=$TL_BUILD_DIR/intake/tipline-intake
 export TL_BIN_VAULT=$TL_BUILD_DIR/vault/tipline-vault
+export TL_BIN_DISTRICT=$TL_BUILD_DIR/districts/tipline-district
+export TL_BIN_DISTRICT_CTL=$TL_BUILD_DIR/districts/tl-district-ctl
 
 # Sanitized binaries start and run several times slower.
 if [[ ${TL_SANITIZE:-0} == 1 ]]; then TL_SLOW=3; else TL_SLOW=1; fi
@@ -40,6 +45,7 @@ source "$TL_SRC_DIR/scripts/devenv.sh"
 
 TL_VAULT_PID=""
 TL_INTAKE_PID=""
+declare -A TL_DISTRICT_PIDS=()
 TL_DAEMON_FAILURES=""
 TL_STOP_STATUS=0
 TL_TEST_NAME=$(basename "$0" .sh)
@@ -158,9 +164,14 @@ _tl_stop_pid() {
 }
 
 _tl_teardown() {
-	local rc=$? st
+	local rc=$? st name
 	set +e
 	trap - EXIT
+	for name in "${!TL_DISTRICT_PIDS[@]}"; do
+		_tl_stop_pid "${TL_DISTRICT_PIDS[$name]}" "tipline-district($name)"
+		st=$TL_STOP_STATUS
+		[[ $st == 0 ]] || TL_DAEMON_FAILURES+=" tipline-district-$name(exit $st)"
+	done
 	if [[ -n $TL_INTAKE_PID ]]; then
 		_tl_stop_pid "$TL_INTAKE_PID" tipline-intake
 		st=$TL_STOP_STATUS
@@ -320,6 +331,93 @@ tl_kill_intake() {
 	kill -KILL "$TL_INTAKE_PID" 2>/dev/null || true
 	wait "$TL_INTAKE_PID" 2>/dev/null || true
 	TL_INTAKE_PID=""
+}
+
+# ---- district nodes ---------------------------------------------------------
+#
+# A node is named by its config T/etc/district-NAME.ini: "all" (every
+# district and 120000) is written by tl_setup; others with
+#   devenv_write_district_ini NAME 120101,120102 lease_seconds=2 scan_seconds=1
+# Its database is T/district/NAME.db, its log T/log/district-NAME.log.
+
+# Codes a node config serves, space-separated.
+_tl_district_codes() {
+	local codes
+	codes=$(sed -n 's/^districts = //p' "$T/etc/district-$1.ini")
+	[[ $codes == all ]] && codes=$DEVENV_DISTRICTS
+	printf '%s\n' "${codes//,/ }"
+}
+
+# tl_start_district [NAME]: starts the node; ready once every served
+# district's lead consumer has been seen with a waiting pull.
+tl_start_district() {
+	local name=${1:-all} ini log i pid
+	ini=$T/etc/district-$name.ini
+	log=$T/log/district-$name.log
+	tl_need "$TL_BIN_DISTRICT"
+	[[ -f $ini ]] || tl_fail "tl_start_district: $ini does not exist (devenv_write_district_ini)"
+	[[ -z ${TL_DISTRICT_PIDS[$name]:-} ]] || tl_fail "tl_start_district: $name already running"
+	setsid "$TL_BIN_DISTRICT" -c "$ini" >>"$log" 2>&1 </dev/null &
+	pid=$!
+	TL_DISTRICT_PIDS[$name]=$pid
+	: >"$T/run/district-$name.seen"
+	for ((i = 0; i < 200 * TL_SLOW; i++)); do
+		_tl_alive_or_fail "$pid" "tipline-district($name)" "$log"
+		if curl -fsS --max-time 1 "$NATS_MON_URL/jsz?consumers=true" 2>/dev/null |
+			python3 -c 'import json,sys
+seen=set(open(sys.argv[1]).read().split())
+want=set("district-"+c for c in sys.argv[2].split())
+d=json.load(sys.stdin)
+for a in d.get("account_details",[]):
+  for s in a.get("stream_detail",[]):
+    for c in s.get("consumer_detail",[]) or []:
+      if s["name"]=="TL_LEADS" and c["name"] in want and c.get("num_waiting",0)>0: seen.add(c["name"])
+open(sys.argv[1],"w").write(" ".join(sorted(seen)))
+sys.exit(0 if want<=seen else 1)' "$T/run/district-$name.seen" "$(_tl_district_codes "$name")" 2>/dev/null; then
+			return 0
+		fi
+		sleep 0.1
+	done
+	tl_log "tipline-district($name) is running but not every district consumer has pulled yet"
+}
+
+# tl_stop_district [NAME]: SIGTERM and wait; fails the test unless it exits 0.
+tl_stop_district() {
+	local name=${1:-all} st
+	[[ -n ${TL_DISTRICT_PIDS[$name]:-} ]] || return 0
+	_tl_stop_pid "${TL_DISTRICT_PIDS[$name]}" "tipline-district($name)"
+	st=$TL_STOP_STATUS
+	unset "TL_DISTRICT_PIDS[$name]"
+	[[ $st == 0 ]] || tl_fail "tipline-district($name) exited with status $st on SIGTERM"
+}
+
+# tl_kill_district [NAME]: kill -9, as a crash would.
+tl_kill_district() {
+	local name=${1:-all}
+	[[ -n ${TL_DISTRICT_PIDS[$name]:-} ]] || return 0
+	kill -KILL "${TL_DISTRICT_PIDS[$name]}" 2>/dev/null || true
+	wait "${TL_DISTRICT_PIDS[$name]}" 2>/dev/null || true
+	unset "TL_DISTRICT_PIDS[$name]"
+}
+
+# tl_district_ctl NAME DISTRICT USER ROLE ACTION [ARGS...]: one case action
+# through the core, as a console replica (districts/ctl.c); its exit
+# status is the action's (0 ok, 3 claimed by another, 4 wrong state, ...).
+tl_district_ctl() {
+	local name=$1 district=$2 user=$3 role=$4
+	shift 4
+	"$TL_BIN_DISTRICT_CTL" -c "$T/etc/district-$name.ini" -d "$district" -u "$user" -r "$role" "$@"
+}
+
+# tl_wait_for SECONDS CMD...: retries CMD every 0.1 s until it succeeds.
+tl_wait_for() {
+	local secs=$1 i
+	shift
+	for ((i = 0; i < secs * 10 * TL_SLOW; i++)); do
+		"$@" >/dev/null 2>&1 && return 0
+		sleep 0.1
+	done
+	return 1
 }
 
 # ---- HTTP ------------------------------------------------------------------

@@ -23,4 +23,9 @@ check "$b"/intake/tipline-intake must libmicrohttpd
 check "$b"/vault/tipline-vault must libsqlcipher
 check "$b"/vault/tipline-vault mustnot libmicrohttpd
 check "$b"/cli/tipline mustnot libsqlcipher
+for bin in "$b"/districts/tipline-district "$b"/districts/tl-district-ctl; do
+	check "$bin" mustnot 'libsqlite3\.so'
+	check "$bin" must libsqlcipher
+	check "$bin" mustnot libmicrohttpd
+done
 [[ $fail == 0 ]] || exit 1
