@@ -8,10 +8,12 @@
 #include "http.h"
 #include "log.h"
 #include "num.h"
+#include "utf8.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sodium.h>
+#include <strings.h>
 #include <sys/socket.h>
 
 /* A chunked upload over the cap is read and discarded so that the client
@@ -250,4 +252,279 @@ http_server_stop(struct http_server *s)
 	MHD_stop_daemon(s->d);
 	free(s->csp);
 	free(s);
+}
+
+/* ---- HTML consoles: cookies, page headers, url-encoded forms ---- */
+
+static const struct http_hdr html_headers[] = {
+	{ "Content-Type", HTTP_HTML_CONTENT_TYPE },
+	{ "Content-Security-Policy", HTTP_HTML_CSP },
+	{ "X-Frame-Options", "DENY" },
+	{ "Referrer-Policy", "no-referrer" },
+	{ "Cache-Control", "no-store" },
+	{ "X-Content-Type-Options", "nosniff" },
+};
+
+const struct http_hdr *
+http_html_headers(size_t *n)
+{
+	*n = TL_ARRAY_LEN(html_headers);
+	return html_headers;
+}
+
+/* RFC 6265 cookie-octet: visible ASCII except DQUOTE, comma, semicolon and
+ * backslash. */
+static bool
+cookie_octet(unsigned char c)
+{
+	return c == 0x21 || (c >= 0x23 && c <= 0x2B) || (c >= 0x2D && c <= 0x3A) ||
+	       (c >= 0x3C && c <= 0x5B) || (c >= 0x5D && c <= 0x7E);
+}
+
+enum tl_err
+http_cookie_session(struct buf *out, const char *token, bool secure)
+{
+	size_t n = token ? strnlen(token, HTTP_COOKIE_MAX + 1) : 0;
+	enum tl_err e;
+
+	if (n == 0 || n > HTTP_COOKIE_MAX)
+		return TL_EINVAL;
+	for (size_t i = 0; i < n; i++)
+		if (!cookie_octet((unsigned char)token[i]))
+			return TL_EINVAL;
+	/* HttpOnly: no script can read it (there is none, but defence in
+	 * depth); SameSite=Strict: no cross-site request carries it, the
+	 * first CSRF barrier; Path=/ so that every console page sees it. */
+	if ((e = buf_append_str(out, HTTP_SESSION_COOKIE "=")) != TL_OK ||
+	    (e = buf_append(out, token, n)) != TL_OK ||
+	    (e = buf_append_str(out, "; Path=/; HttpOnly; SameSite=Strict")) != TL_OK)
+		return e;
+	return secure ? buf_append_str(out, "; Secure") : TL_OK;
+}
+
+enum tl_err
+http_cookie_session_clear(struct buf *out, bool secure)
+{
+	enum tl_err e;
+
+	if ((e = buf_append_str(out, HTTP_SESSION_COOKIE "=; Path=/; Max-Age=0; HttpOnly; "
+	                             "SameSite=Strict")) != TL_OK)
+		return e;
+	return secure ? buf_append_str(out, "; Secure") : TL_OK;
+}
+
+enum tl_err
+http_cookie_parse(const char *header, const char *name, char *out, size_t outlen)
+{
+	const char *p = header;
+	size_t nlen = name ? strlen(name) : 0;
+	bool found = false;
+	enum tl_err e = TL_ENOTFOUND;
+
+	if (outlen)
+		out[0] = '\0';
+	if (!header || nlen == 0 || outlen == 0)
+		return header ? TL_EINVAL : TL_ENOTFOUND;
+	while (*p) {
+		const char *seg, *eq, *end, *v, *ve;
+
+		while (*p == ' ' || *p == '\t' || *p == ';')
+			p++;
+		if (!*p)
+			break;
+		seg = p;
+		while (*p && *p != ';')
+			p++;
+		end = p;
+		while (end > seg && (end[-1] == ' ' || end[-1] == '\t'))
+			end--;
+		eq = memchr(seg, '=', (size_t)(end - seg));
+		if (!eq || (size_t)(eq - seg) != nlen || memcmp(seg, name, nlen) != 0)
+			continue; /* someone else's cookie, or not a pair: not ours to judge */
+		if (found) {
+			e = TL_EINVAL; /* two of ours: refuse to guess which is real */
+			goto fail;
+		}
+		found = true;
+		v = eq + 1;
+		ve = end;
+		if (ve - v >= 2 && *v == '"' && ve[-1] == '"') {
+			v++;
+			ve--;
+		}
+		if ((size_t)(ve - v) > HTTP_COOKIE_MAX || (size_t)(ve - v) >= outlen) {
+			e = TL_ETOOBIG;
+			goto fail;
+		}
+		for (const char *q = v; q < ve; q++)
+			if (!cookie_octet((unsigned char)*q)) {
+				e = TL_EINVAL;
+				goto fail;
+			}
+		memcpy(out, v, (size_t)(ve - v));
+		out[ve - v] = '\0';
+		e = TL_OK;
+	}
+	return e;
+fail:
+	sodium_memzero(out, outlen);
+	return e;
+}
+
+enum tl_err
+http_cookie_get(const struct http_request *r, const char *name, char *out, size_t outlen)
+{
+	return http_cookie_parse(http_header(r, MHD_HTTP_HEADER_COOKIE), name, out, outlen);
+}
+
+bool
+http_form_content_type_ok(const char *ct)
+{
+	static const char want[] = "application/x-www-form-urlencoded";
+	size_t n = sizeof(want) - 1;
+
+	if (!ct || strncasecmp(ct, want, n) != 0)
+		return false;
+	ct += n;
+	while (*ct == ' ' || *ct == '\t')
+		ct++;
+	return *ct == '\0' || *ct == ';';
+}
+
+static int
+hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* Decodes s[0..len) into dst (NUL-terminated); *dlen gets the length. */
+static enum tl_err
+form_decode(const char *s, size_t len, char *dst, size_t *dlen)
+{
+	size_t o = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] == '+') {
+			dst[o++] = ' ';
+		} else if (s[i] == '%') {
+			int hi, lo;
+			if (i + 2 >= len)
+				return TL_EINVAL; /* "%" or "%A" at the end */
+			hi = hexval(s[i + 1]);
+			lo = hexval(s[i + 2]);
+			if (hi < 0 || lo < 0)
+				return TL_EINVAL;
+			dst[o++] = (char)(hi << 4 | lo);
+			i += 2;
+		} else {
+			dst[o++] = s[i];
+		}
+	}
+	dst[o] = '\0';
+	*dlen = o;
+	/* utf8_valid() also refuses NUL: a "%00" must not cut a field short
+	 * in one place and not in another. */
+	return utf8_valid(dst, o, NULL) ? TL_OK : TL_EINVAL;
+}
+
+static bool
+form_multi(const char *const *multi, const char *name)
+{
+	for (; multi && *multi; multi++)
+		if (strcmp(*multi, name) == 0)
+			return true;
+	return false;
+}
+
+enum tl_err
+http_form_parse(const char *body, size_t len, size_t max_len, size_t max_fields,
+                const char *const *multi, struct http_form *out)
+{
+	size_t pos = 0, used = 0, cap;
+	enum tl_err e = TL_OK;
+
+	memset(out, 0, sizeof(*out));
+	if (max_fields > HTTP_FORM_MAX_FIELDS || (!body && len))
+		return TL_EINVAL;
+	if (len > max_len || len > SIZE_MAX / 2 - 2)
+		return TL_ETOOBIG;
+	/* Each "name=value" decodes to at most its own length plus two NULs,
+	 * and segments are at least one byte apart: 2 * len + 2 is enough. */
+	cap = 2 * len + 2;
+	if (!(out->mem_ = malloc(cap)))
+		return TL_ENOMEM;
+	out->mem_len_ = cap;
+	while (pos < len) {
+		const char *seg = body + pos, *amp, *eq;
+		size_t slen, nlen, vlen;
+		char *nm, *val;
+
+		amp = memchr(seg, '&', len - pos);
+		slen = amp ? (size_t)(amp - seg) : len - pos;
+		pos += slen + 1;
+		if (slen == 0)
+			continue;
+		if (out->n == max_fields) {
+			e = TL_ETOOBIG;
+			goto fail;
+		}
+		eq = memchr(seg, '=', slen);
+		nlen = eq ? (size_t)(eq - seg) : slen;
+		nm = out->mem_ + used;
+		if ((e = form_decode(seg, nlen, nm, &nlen)) != TL_OK)
+			goto fail;
+		if (nlen == 0) {
+			e = TL_EINVAL;
+			goto fail;
+		}
+		used += nlen + 1;
+		val = out->mem_ + used;
+		vlen = 0;
+		if (eq && (e = form_decode(eq + 1, slen - (size_t)(eq + 1 - seg), val, &vlen)) != TL_OK)
+			goto fail;
+		if (!eq)
+			val[0] = '\0';
+		used += vlen + 1;
+		if (!form_multi(multi, nm))
+			for (size_t i = 0; i < out->n; i++)
+				if (strcmp(out->f[i].name, nm) == 0) {
+					e = TL_EINVAL;
+					goto fail;
+				}
+		out->f[out->n].name = nm;
+		out->f[out->n].value = val;
+		out->f[out->n].value_len = vlen;
+		out->n++;
+	}
+	return TL_OK;
+fail:
+	http_form_free(out);
+	return e;
+}
+
+const char *
+http_form_get(const struct http_form *f, const char *name)
+{
+	for (size_t i = 0; f && name && i < f->n; i++)
+		if (strcmp(f->f[i].name, name) == 0)
+			return f->f[i].value;
+	return NULL;
+}
+
+void
+http_form_free(struct http_form *f)
+{
+	if (!f)
+		return;
+	if (f->mem_) {
+		sodium_memzero(f->mem_, f->mem_len_);
+		free(f->mem_);
+	}
+	memset(f, 0, sizeof(*f));
 }

@@ -82,4 +82,91 @@ uint16_t http_server_port(const struct http_server *s);
 /* Stops accepting, waits for in-flight handlers, frees. NULL is fine. */
 void http_server_stop(struct http_server *s);
 
+/* ---- HTML consoles: cookies, page headers, url-encoded forms ----
+ * Added for the staff consoles (see docs/auth.md).  Pure functions of their
+ * inputs (no libmicrohttpd state) except http_cookie_get(); thread-safe. */
+
+#define HTTP_SESSION_COOKIE "tl_session"
+#define HTTP_COOKIE_MAX 256 /* longest cookie value accepted */
+
+/* Strict CSP for server-rendered pages with no script at all. */
+#define HTTP_HTML_CSP                                                                  \
+	"default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; " \
+	"frame-ancestors 'none'; base-uri 'none'"
+#define HTTP_HTML_CONTENT_TYPE "text/html; charset=utf-8"
+
+struct http_hdr {
+	const char *name;
+	const char *value;
+};
+
+/* The headers every HTML page carries: Content-Type, the CSP above,
+ * X-Frame-Options DENY, Referrer-Policy no-referrer, Cache-Control
+ * no-store, X-Content-Type-Options nosniff.  Static; *n gets the count.
+ * (http_server already sends all but Content-Type on every response; start
+ * it with opts.csp = HTTP_HTML_CSP for a console.) */
+const struct http_hdr *http_html_headers(size_t *n);
+
+/* Appends the value of a Set-Cookie header (without "Set-Cookie: ") for
+ * the session cookie: "tl_session=<token>; Path=/; HttpOnly;
+ * SameSite=Strict" and "; Secure" when secure.  The token must be 1..
+ * HTTP_COOKIE_MAX cookie-octets (RFC 6265) with no ';', else TL_EINVAL.
+ * out should be a secret buf: it holds the token. */
+enum tl_err http_cookie_session(struct buf *out, const char *token, bool secure)
+	__attribute__((warn_unused_result));
+/* The same cookie emptied and expired (Max-Age=0), for logout. */
+enum tl_err http_cookie_session_clear(struct buf *out, bool secure) __attribute__((warn_unused_result));
+
+/* Finds cookie name in a Cookie header value ("a=1; b=2") and copies its
+ * value (surrounding double quotes removed) into out[outlen].
+ *   TL_ENOTFOUND  absent (or header NULL)
+ *   TL_EINVAL     present twice (cookie tossing from a sibling host) or
+ *                 malformed
+ *   TL_ETOOBIG    value does not fit in outlen (or over HTTP_COOKIE_MAX)
+ * out is wiped on failure. */
+enum tl_err http_cookie_parse(const char *header, const char *name, char *out, size_t outlen)
+	__attribute__((warn_unused_result));
+/* http_cookie_parse() on the request's Cookie header. */
+enum tl_err http_cookie_get(const struct http_request *r, const char *name, char *out, size_t outlen)
+	__attribute__((warn_unused_result));
+
+/* True for "application/x-www-form-urlencoded" with optional parameters
+ * (e.g. "; charset=UTF-8"), case-insensitive. */
+bool http_form_content_type_ok(const char *content_type);
+
+#define HTTP_FORM_MAX_FIELDS 64
+
+struct http_form_field {
+	const char *name;  /* decoded, NUL-terminated, valid UTF-8 */
+	const char *value; /* decoded, NUL-terminated, valid UTF-8 */
+	size_t value_len;
+};
+
+/* A parsed application/x-www-form-urlencoded body.  Owns a decoded copy
+ * that may hold passwords: http_form_free() wipes it. */
+struct http_form {
+	struct http_form_field f[HTTP_FORM_MAX_FIELDS];
+	size_t n;
+	char *mem_;
+	size_t mem_len_;
+};
+
+/* Parses body[0..len) ("+" is a space, %XX escapes).  Names listed in multi
+ * (NULL-terminated, may be NULL) may repeat; any other repeated name is
+ * TL_EINVAL, so a smuggled second "amount" or "csrf" cannot slip past a
+ * check that looked at the first.
+ *   TL_ETOOBIG  len > max_len or more than max_fields fields
+ *               (max_fields <= HTTP_FORM_MAX_FIELDS)
+ *   TL_EINVAL   bad %-escape, empty name, invalid UTF-8 or NUL after
+ *               decoding, duplicate single-valued name
+ * Empty segments ("a=1&&b=2", a trailing "&") are skipped.  On error *out
+ * is empty (and needs no free, though http_form_free() is harmless). */
+enum tl_err http_form_parse(const char *body, size_t len, size_t max_len, size_t max_fields,
+                            const char *const *multi, struct http_form *out)
+	__attribute__((warn_unused_result));
+/* The first value of name, or NULL. */
+const char *http_form_get(const struct http_form *f, const char *name);
+/* Wipes and frees; the struct is then empty.  NULL is fine. */
+void http_form_free(struct http_form *f);
+
 #endif

@@ -54,7 +54,7 @@ errors=$(sed -E 's/.*errors_status=([0-9]+).*/\1/' <<<"$line")
 accepted=$(curl -sS "$INTAKE_URL/metrics" | awk '/^tipline_reports_accepted_total/ {print $2}')
 
 # Average stored lead size, for a like-for-like baseline payload.
-size=$(tl_stream_dump TL_LEADS | head -n 500 | awk '{ n++; s += length($0) - length($1) - length($2) - 2 } END { printf "%d", n ? s / n : 1000 }')
+size=$(tl_stream_dump TL_LEADS | sed -n 1,500p | awk '{ n++; s += length($0) - length($1) - length($2) - 2 } END { printf "%d", n ? s / n : 1000 }')
 
 tl_stop_intake
 tl_stop_vault

@@ -72,12 +72,16 @@ status_body=$(curl -s "$INTAKE_URL/api/v1/receipts/${receipt1// /}")
 leads=$(tl_stream_dump TL_LEADS)
 grep -q "\"report_id\":\"$rid1\"" <<<"$leads" || tl_fail "lead for report 1 missing"
 grep -q "\"report_id\":\"$rid2\"" <<<"$leads" || tl_fail "lead for report 2 missing"
-grep "\"report_id\":\"$rid1\"" <<<"$leads" | grep -q '^[0-9]* tl\.lead\.120118 ' || tl_fail "lead 1 not on tl.lead.120118"
-grep "\"report_id\":\"$rid2\"" <<<"$leads" | grep -q '^[0-9]* tl\.lead\.120116 ' || tl_fail "lead 2 not on tl.lead.120116"
+# Single greps on captured lines: `a | grep -q` under pipefail can fail at
+# random when grep -q exits early and a gets SIGPIPE.
+lead1=$(grep "\"report_id\":\"$rid1\"" <<<"$leads")
+lead2=$(grep "\"report_id\":\"$rid2\"" <<<"$leads")
+grep -q '^[0-9]* tl\.lead\.120118 ' <<<"$lead1" || tl_fail "lead 1 not on tl.lead.120118"
+grep -q '^[0-9]* tl\.lead\.120116 ' <<<"$lead2" || tl_fail "lead 2 not on tl.lead.120116"
 # What an investigator needs survives redaction.
-grep "\"report_id\":\"$rid2\"" <<<"$leads" | grep -q '中频炉' || tl_fail "lead 2 lost the furnace"
-grep "\"report_id\":\"$rid2\"" <<<"$leads" | grep -q '"redactions":{[^}]*"mobile":2' || tl_fail "lead 2 does not say two phone numbers were removed"
-grep "\"report_id\":\"$rid1\"" <<<"$leads" | grep -q '"has_contact":true' || tl_fail "lead 1 should say the reporter left contact details"
+grep -q '中频炉' <<<"$lead2" || tl_fail "lead 2 lost the furnace"
+grep -q '"redactions":{[^}]*"mobile":2' <<<"$lead2" || tl_fail "lead 2 does not say two phone numbers were removed"
+grep -q '"has_contact":true' <<<"$lead1" || tl_fail "lead 1 should say the reporter left contact details"
 
 # ---- the vault holds and decrypts the deposits ----
 vault_query() {

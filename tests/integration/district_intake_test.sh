@@ -22,7 +22,7 @@ tl_assert_eq 201 "$TL_HTTP_STATUS" "report accepted"
 rid=$(tl_json_get "$TL_HTTP_BODY" report_id)
 
 ctl() { tl_district_ctl jh 120118 resp.li responder "$@"; }
-has_case() { ctl dump | grep -q "$rid"; }
+has_case() { ctl dump | grep -- "$rid" >/dev/null; }
 tl_wait_for 10 has_case || tl_fail "the lead never became a case"
 line=$(ctl dump | grep "$rid")
 lead=${line%% *}

@@ -30,7 +30,7 @@ rc=0
 ctl bob responder claim "$lead" 2>/dev/null || rc=$?
 tl_assert_eq 3 "$rc" "claim while alice's renewed lease runs"
 
-back_in_queue() { ctl x responder list new | grep -q "$lead"; }
+back_in_queue() { ctl x responder list new | grep -- "$lead" >/dev/null; }
 tl_wait_for $((6 * TL_SLOW)) back_in_queue || tl_fail "the expired lease did not return the lead to the queue"
 tl_assert_contains "$(ctl x responder get "$lead")" "lease_expired" "case history"
 rc=0

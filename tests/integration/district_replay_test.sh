@@ -25,8 +25,8 @@ done
 dump() { tl_district_ctl rp 120113 x responder dump; tl_district_ctl rp 120114 x responder dump; }
 all_in() { [[ $(dump | wc -l) == "$N" ]]; }
 tl_wait_for 15 all_in || tl_fail "not all leads arrived"
-lead=$(dump | head -1 | cut -d' ' -f1)
-d=$(dump | head -1 | cut -d' ' -f2)
+lead=$(dump | sed -n 1p | cut -d' ' -f1)
+d=$(dump | sed -n 1p | cut -d' ' -f2)
 tl_district_ctl rp "$d" alice responder claim "$lead"
 dump | cut -d' ' -f1,2,4- | sort >"$T/before"
 

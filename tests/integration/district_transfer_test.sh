@@ -27,12 +27,12 @@ tl_wait_for 10 arrived || tl_fail "the lead never arrived"
 lead=$(A x responder list new | cut -d' ' -f1)
 
 # holders LEAD: "<state at a> <state at b or offered or ->"
-state_a() { A x responder get "$lead" | head -1 | cut -d' ' -f3; }
+state_a() { A x responder get "$lead" | sed -n 1p | cut -d' ' -f3; }
 
 A alice responder claim "$lead"
 A alice responder transfer "$lead" 120102 site_elsewhere "the site is in 河东" || tl_fail "transfer request"
 tl_assert_eq xfer_out "$(state_a)" "state at 120101 after the request"
-offered() { B carol responder list incoming | grep -q "$lead"; }
+offered() { B carol responder list incoming | grep -- "$lead" >/dev/null; }
 tl_wait_for 10 offered || tl_fail "120102 never saw the offer"
 # While pending, 120102 has no case and 120101 cannot act on it.
 rc=0

@@ -52,5 +52,5 @@ tl_assert_eq 201 "$TL_HTTP_STATUS" "report after the lookup limit"
 
 grep -q -- "$digits" "$TL_LOG_INTAKE" && tl_fail "receipt in the log"
 # The listen address is logged at start; a client's address never is.
-grep -v 'listening on' "$TL_LOG_INTAKE" | grep -q -- "127.0.0.1" && tl_fail "client address in the log"
+grep -v 'listening on' "$TL_LOG_INTAKE" | grep -- "127.0.0.1" >/dev/null && tl_fail "client address in the log"
 tl_pass

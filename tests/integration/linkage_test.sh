@@ -9,7 +9,11 @@ fail=0
 check() { # check BINARY must|mustnot LIB
 	local bin=$1 rule=$2 lib=$3
 	[[ -x $bin ]] || { echo "FAIL: $bin not built"; fail=1; return; }
-	if ldd "$bin" | grep -q "$lib"; then
+	# Capture first: with pipefail, `ldd | grep -q` fails at random when grep
+	# exits on the first match and ldd dies of SIGPIPE.
+	local libs
+	libs=$(ldd "$bin")
+	if grep -q "$lib" <<<"$libs"; then
 		[[ $rule == must ]] || { echo "FAIL: $(basename "$bin") maps $lib"; fail=1; }
 	else
 		[[ $rule == mustnot ]] || { echo "FAIL: $(basename "$bin") does not map $lib"; fail=1; }
