@@ -8,7 +8,7 @@
 # report.lua, then stops the daemons and publishes the same number of
 # messages of the same average size with bench_jspub.
 #
-# usage: bench/intake/run.sh [-d SECONDS] [-c CONNECTIONS] [-t INTAKE_THREADS] [-w WRK_THREADS] [-V]
+# usage: bench/intake/run.sh [-d SECONDS] [-c CONNECTIONS] [-t INTAKE_THREADS] [-w WRK_THREADS] [-V] [BUILD_DIR]
 #        -V: do not start the vault (isolates intake + nats-server)
 # env:   TL_BUILD_DIR (default build/), TL_KEEP=1 keeps the state folder.
 set -euo pipefail
@@ -26,6 +26,12 @@ while getopts "d:c:t:w:V" o; do
 	*) echo "usage: $0 [-d SECONDS] [-c CONNECTIONS] [-t INTAKE_THREADS] [-w WRK_THREADS] [-V]" >&2; exit 2 ;;
 	esac
 done
+shift $((OPTIND - 1))
+# scripts/bench.sh passes the build folder as the only argument.
+if [[ $# -gt 0 ]]; then
+	TL_BUILD_DIR=$(cd "$1" && pwd)
+	export TL_BUILD_DIR
+fi
 JSPUB=$TL_BUILD_DIR/bench/intake/bench_jspub
 command -v wrk >/dev/null || { echo "wrk is not installed" >&2; exit 1; }
 [[ -x $JSPUB ]] || { echo "$JSPUB is not built" >&2; exit 1; }
