@@ -1695,8 +1695,9 @@ case_get(struct case_node *n, const struct case_actor *a, const char *lead_id, s
 	copy(out->verdict, sizeof(out->verdict), r.verdict);
 
 	cap = 0;
-	if ((e = query(n, &st, "SELECT lead_id, report_id, channel, received_at, text, location FROM reports"
-	                       " WHERE case_id = ? ORDER BY received_at, lead_id", "t", r.lead_id)) != TL_OK)
+	if ((e = query(n, &st, "SELECT p.lead_id, p.report_id, p.channel, p.received_at, p.text, p.location,"
+	                       " c.lead_json FROM reports p LEFT JOIN cases c ON c.lead_id = p.lead_id"
+	                       " WHERE p.case_id = ? ORDER BY p.received_at, p.lead_id", "t", r.lead_id)) != TL_OK)
 		goto out;
 	while ((e = db_step(st, &row)) == TL_OK && row) {
 		struct case_report *p;
@@ -1716,6 +1717,18 @@ case_get(struct case_node *n, const struct case_actor *a, const char *lead_id, s
 		p->received_ms = db_col_int64(st, 3);
 		p->text = dup_or_null(db_col_text(st, 4));
 		p->location = dup_or_null(db_col_text(st, 5));
+		{
+			/* Route and redaction counts for the console. */
+			const char *js = db_col_text(st, 6);
+			struct wire_lead wl;
+			if (js && wire_lead_decode(js, strlen(js), &wl) == TL_OK) {
+				p->has_meta = true;
+				copy(p->route_rule, sizeof(p->route_rule), wl.route_rule);
+				p->route_confidence = wl.route_confidence;
+				memcpy(p->redactions, wl.redactions, sizeof(p->redactions));
+				wire_lead_free(&wl);
+			}
+		}
 	}
 	db_finalize(st);
 	st = NULL;

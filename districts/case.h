@@ -221,6 +221,13 @@ struct case_report {
 	int64_t received_ms;
 	char *text;                    /* redacted */
 	char *location;                /* redacted, may be NULL */
+	/* From the lead as received (added for the console): how intake
+	 * routed it and how many items of each type it redacted.  has_meta
+	 * is false if the stored lead could not be read back. */
+	bool has_meta;
+	char route_rule[16];
+	int route_confidence;
+	unsigned redactions[REDACT_NTYPES];
 };
 
 struct case_finding_row {

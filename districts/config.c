@@ -25,6 +25,15 @@ static const struct cfg_key node_schema[] = {
 	{ "nats", "url", CFG_STR, "nats://127.0.0.1:4222", offsetof(struct node_cfg, nats_url), 0, 0 },
 	{ "nats", "password_dir", CFG_PATH, NULL, offsetof(struct node_cfg, nats_password_dir), 0, 0 },
 	{ "log", "level", CFG_STR, "info", offsetof(struct node_cfg, log_level), 0, 0 },
+	/* The responder console (docs/console.md). */
+	{ "console", "listen_address", CFG_STR, "127.0.0.1", offsetof(struct node_cfg, console_address), 0, 0 },
+	{ "console", "listen_port", CFG_INT, "0", offsetof(struct node_cfg, console_port), 0, 65535 },
+	{ "console", "users_database", CFG_PATH, "", offsetof(struct node_cfg, console_users_db), 0, 0 },
+	{ "console", "cookie_secure", CFG_BOOL, "true", offsetof(struct node_cfg, console_cookie_secure), 0, 0 },
+	{ "console", "session_idle_seconds", CFG_INT, "1800", offsetof(struct node_cfg, console_idle_seconds), 60, 86400 },
+	{ "console", "session_lifetime_seconds", CFG_INT, "43200", offsetof(struct node_cfg, console_lifetime_seconds),
+	  300, 604800 },
+	{ "console", "threads", CFG_INT, "4", offsetof(struct node_cfg, console_threads), 1, 16 },
 };
 
 static enum tl_err
@@ -93,6 +102,23 @@ node_cfg_load(const char *path, struct node_cfg *c, char *err, size_t errlen)
 	if ((e = parse_codes(path, c, err, errlen)) != TL_OK)
 		goto fail;
 	e = TL_ECONFIG;
+	/* Unset (the default "" resolves to the config folder, "dir/"):
+	 * next to the case database. */
+	if (!c->console_users_db[0] || c->console_users_db[strlen(c->console_users_db) - 1] == '/') {
+		size_t n = strlen(c->database) + sizeof("-users");
+		char *u = malloc(n);
+		if (!u) {
+			e = TL_ENOMEM;
+			goto fail;
+		}
+		snprintf(u, n, "%s-users", c->database);
+		free(c->console_users_db);
+		c->console_users_db = u;
+	}
+	if (c->console_idle_seconds > c->console_lifetime_seconds) {
+		snprintf(err, errlen, "%s: [console] session_idle_seconds must not exceed session_lifetime_seconds", path);
+		goto fail;
+	}
 	if (c->finding_days > c->verdict_days || c->claim_days > c->verdict_days) {
 		snprintf(err, errlen, "%s: [district] claim_days and finding_days must not exceed verdict_days", path);
 		goto fail;

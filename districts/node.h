@@ -32,6 +32,12 @@ struct node_cfg {
 	char *nats_url;
 	char *nats_password_dir;  /* holds nats-district-<code>.pw for each served code */
 	char *log_level;
+	/* [console] (docs/console.md); listen_port 0 = no console */
+	char *console_address;
+	char *console_users_db;   /* "" = <database>-users */
+	int64_t console_port;
+	bool console_cookie_secure;
+	int64_t console_idle_seconds, console_lifetime_seconds, console_threads;
 	/* parsed */
 	const char *codes[CASE_MAX_DISTRICTS];
 	size_t ncodes;

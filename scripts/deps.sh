@@ -13,16 +13,32 @@ packages=(
 	curl wrk
 	clang libclang-rt-14-dev # libFuzzer (make fuzz)
 	openssl python3          # test harness, cluster docs
+	chromium fonts-wqy-microhei # console browser test (tests/e2e/console_browser_test.sh);
+	                         # the font makes the screenshots' Chinese legible
 )
-# Deliberately absent until the issues that need them: chromium, npm
-# (browser tests).
+# npm (with node) for the browser test: Debian's package unless a node
+# that brings its own npm (e.g. NodeSource's nodejs) is already installed.
+command -v npm >/dev/null || packages+=(npm)
 
 missing=()
 for p in "${packages[@]}"; do
 	status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
 	[[ $status == "install ok installed" ]] || missing+=("$p")
 done
-((${#missing[@]})) || exit 0
+browser_modules() {
+	# playwright-core for the browser test, pinned by package-lock.json;
+	# it drives Debian's /usr/bin/chromium and downloads no browser.
+	local dir
+	dir=$(cd "$(dirname "${BASH_SOURCE[0]}")/../tests/browser" && pwd)
+	[[ -d $dir/node_modules/playwright-core ]] && return 0
+	echo "deps: npm ci in $dir" >&2
+	(cd "$dir" && npm ci --no-audit --no-fund)
+}
+
+if ((${#missing[@]} == 0)); then
+	browser_modules
+	exit 0
+fi
 
 echo "deps: installing ${missing[*]}" >&2
 sudo=()
@@ -33,3 +49,4 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 "${sudo[@]}" apt-get update
 "${sudo[@]}" apt-get install -y "${missing[@]}"
+browser_modules

@@ -16,6 +16,11 @@
 #                           (rewritten each time)
 #   devenv_write_district_ini NAME DISTRICTS [KEY=VALUE...]
 #                           STATE/etc/district-NAME.ini (tests: several nodes)
+#   devenv_district_console NAME PORT
+#                           appends a [console] section (127.0.0.1:PORT,
+#                           cookie_secure=false) to STATE/etc/district-NAME.ini
+#   devenv_district_user NAME USER ROLE DISTRICT PASSWORD
+#                           adds a console user to that node's database
 #   devenv_nats_start       start nats-server in the background, wait for /healthz
 #   devenv_nats_stop        SIGTERM nats-server and wait for it
 #   devenv_streams_setup    tipline streams setup as the admin user
@@ -242,6 +247,25 @@ devenv_write_district_ini() {
 		printf '\n[log]\nlevel = info\n'
 	} >"$f.tmp"
 	mv -f "$f.tmp" "$f"
+}
+
+# devenv_district_console NAME PORT: the responder console of node NAME on
+# 127.0.0.1:PORT.  cookie_secure=false because the dev console is plain
+# HTTP on loopback; every real deployment keeps the default (true).
+devenv_district_console() {
+	local name=$1 port=$2
+	local f=$DEVENV_STATE/etc/district-$name.ini
+	[[ -f $f ]] || { devenv_log "devenv_district_console: $f does not exist"; return 1; }
+	printf '\n[console]\nlisten_address = 127.0.0.1\nlisten_port = %s\ncookie_secure = false\n' "$port" >>"$f"
+}
+
+# devenv_district_user NAME USER ROLE DISTRICT PASSWORD: adds a console user
+# to node NAME's database (the password goes through stdin, never argv).
+# Needs DEVENV_DISTRICT_BIN (the tipline-district binary).
+devenv_district_user() {
+	local name=$1 user=$2 role=$3 district=$4 pw=$5
+	printf '%s\n' "$pw" | "$DEVENV_DISTRICT_BIN" -c "$DEVENV_STATE/etc/district-$name.ini" \
+		user add "$user" "$role" "$district" >/dev/null
 }
 
 devenv_write_configs() {

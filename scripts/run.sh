@@ -4,7 +4,8 @@
 # State lives in var/ of the repository (gitignored): var/keys (generated
 # once, kept), var/etc (configs, rewritten each run), var/log, var/nats
 # (JetStream store, encrypted), var/vault (the vault database).  Ports come
-# from TL_NATS_PORT (4222), TL_MON_PORT (8222), TL_INTAKE_PORT (8080);
+# from TL_NATS_PORT (4222), TL_MON_PORT (8222), TL_INTAKE_PORT (8080),
+# TL_CONSOLE_PORT (8090, the district responder console);
 # everything listens on 127.0.0.1 only.  Ctrl-C stops everything: each
 # daemon with SIGTERM, then nats-server.  If a daemon dies, everything stops.
 # The DEVENV_* variables are read by devenv.sh:
@@ -24,6 +25,8 @@ DEVENV_SRC=$ROOT
 DEVENV_NATS_PORT=${TL_NATS_PORT:-4222}
 DEVENV_MON_PORT=${TL_MON_PORT:-8222}
 DEVENV_INTAKE_PORT=${TL_INTAKE_PORT:-8080}
+CONSOLE_PORT=${TL_CONSOLE_PORT:-8090}
+DEVENV_DISTRICT_BIN=$BUILD/districts/tipline-district
 
 say() { printf 'run: %s\n' "$*" >&2; }
 
@@ -79,6 +82,25 @@ say "starting nats-server on 127.0.0.1:$DEVENV_NATS_PORT (log $STATE/log/nats.lo
 devenv_nats_start
 devenv_streams_setup | sed 's/^/run: /' >&2
 
+# The responder console (docs/console.md) on 127.0.0.1:$CONSOLE_PORT, with
+# demo users: a responder and a supervisor per district and a city officer.
+# Their passwords are deterministic DEV-ONLY values (printed below); the
+# users are created once, when the users database does not exist yet.
+demo_pw() { printf 'dev-%s-%s' "$1" "$2"; }
+demo_districts=(120101 120102 120103 120104 120105 120106 120110 120111 120112 120113 120114 120115 120116 120117 120118 120119)
+if [[ -x $DEVENV_DISTRICT_BIN ]]; then
+	devenv_district_console all "$CONSOLE_PORT"
+	if [[ ! -e $STATE/district/all.db-users ]]; then
+		mkdir -p "$STATE/district"
+		say "creating demo console users (once)"
+		for d in "${demo_districts[@]}"; do
+			devenv_district_user all "resp.$d" responder "$d" "$(demo_pw resp "$d")"
+			devenv_district_user all "sup.$d" supervisor "$d" "$(demo_pw sup "$d")"
+		done
+		devenv_district_user all city city_office 120000 "$(demo_pw city 120000)"
+	fi
+fi
+
 # start NAME BINARY CONFIG
 start() {
 	local name=$1 bin=$2 conf=$3
@@ -127,9 +149,12 @@ Tipline is running (state in $STATE; Ctrl-C stops everything).
   NATS         nats://127.0.0.1:$DEVENV_NATS_PORT    monitor http://127.0.0.1:$DEVENV_MON_PORT/ (/jsz, /healthz)
   Logs         $STATE/log/
   Vault DB     $STATE/vault/vault.db (SQLCipher, key $STATE/keys/vault-db.key)
-  Case DB      $STATE/district/all.db (SQLCipher, key $STATE/keys/district-db.key;
-               the responder console comes with a later issue, until then
-               docs/districts.md shows the case actions through tl-district-ctl)
+  Case DB      $STATE/district/all.db (SQLCipher, key $STATE/keys/district-db.key)
+  Console      http://127.0.0.1:$CONSOLE_PORT/   (district responder console, docs/console.md)
+               demo users (DEV-ONLY passwords):
+                 resp.<code> / dev-resp-<code>    responder of district <code>, e.g. resp.120118 / dev-resp-120118
+                 sup.<code>  / dev-sup-<code>     supervisor of district <code>, e.g. sup.120118 / dev-sup-120118
+                 city        / dev-city-120000    city office (120000 triage, every district's deadline board)
 
 Try a report:
 
