@@ -38,10 +38,42 @@ http_header(const struct http_request *r, const char *name)
 	return MHD_lookup_connection_value(r->conn_, MHD_HEADER_KIND, name);
 }
 
+const char *
+http_query(const struct http_request *r, const char *name)
+{
+	return MHD_lookup_connection_value(r->conn_, MHD_GET_ARGUMENT_KIND, name);
+}
+
 static bool
 add_header(struct MHD_Response *r, const char *k, const char *v)
 {
 	return MHD_add_response_header(r, k, v) == MHD_YES;
+}
+
+/* The fixed headers of every response: the API set, or for consoles the
+ * page set of http_html_headers() with the handler's content type. */
+static bool
+add_base_headers(const struct http_server *s, struct MHD_Response *r, const struct http_response *resp)
+{
+	if (s->o.html) {
+		size_t nh;
+		const struct http_hdr *h = http_html_headers(&nh);
+		for (size_t i = 0; i < nh; i++) {
+			const char *v = h[i].value;
+			if (strcasecmp(h[i].name, "Content-Type") == 0 && resp->content_type[0])
+				v = resp->content_type;
+			if (!add_header(r, h[i].name, v))
+				return false;
+		}
+		return true;
+	}
+	return add_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
+	                  resp->content_type[0] ? resp->content_type : "application/json; charset=utf-8") &&
+	       add_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store") &&
+	       add_header(r, "X-Content-Type-Options", "nosniff") &&
+	       add_header(r, "Referrer-Policy", "no-referrer") &&
+	       add_header(r, "X-Frame-Options", "DENY") &&
+	       add_header(r, "Content-Security-Policy", s->csp);
 }
 
 static enum MHD_Result
@@ -75,6 +107,7 @@ respond(struct http_server *s, struct MHD_Connection *c, struct req_state *st, c
 		}
 	}
 	buf_init_secret(&resp.body, s->o.max_response);
+	buf_init_secret(&resp.set_cookie, 4096);
 	resp.status = 500;
 
 	s->o.handler(s->o.cls, &req, &resp);
@@ -83,13 +116,11 @@ respond(struct http_server *s, struct MHD_Connection *c, struct req_state *st, c
 	                                    MHD_RESPMEM_MUST_COPY);
 	if (!r)
 		goto out;
-	if (!add_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
-	                resp.content_type[0] ? resp.content_type : "application/json; charset=utf-8") ||
-	    !add_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store") ||
-	    !add_header(r, "X-Content-Type-Options", "nosniff") ||
-	    !add_header(r, "Referrer-Policy", "no-referrer") ||
-	    !add_header(r, "X-Frame-Options", "DENY") ||
-	    !add_header(r, "Content-Security-Policy", s->csp))
+	if (!add_base_headers(s, r, &resp))
+		goto out;
+	if (resp.location[0] && !add_header(r, MHD_HTTP_HEADER_LOCATION, resp.location))
+		goto out;
+	if (resp.set_cookie.len && !add_header(r, MHD_HTTP_HEADER_SET_COOKIE, buf_str(&resp.set_cookie)))
 		goto out;
 	if (resp.retry_after_s) {
 		snprintf(ra, sizeof(ra), "%u", resp.retry_after_s);
@@ -103,6 +134,7 @@ out:
 	if (r)
 		MHD_destroy_response(r);
 	buf_free(&resp.body);
+	buf_free(&resp.set_cookie);
 	/* The request body may hold identity: wipe it as soon as it is used. */
 	buf_free(&st->body);
 	return ret;

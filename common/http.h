@@ -51,6 +51,8 @@ struct http_request {
 
 /* A request header's value, or NULL. */
 const char *http_header(const struct http_request *r, const char *name);
+/* A query-string argument's (decoded) value, or NULL. */
+const char *http_query(const struct http_request *r, const char *name);
 
 struct http_response {
 	unsigned status;
@@ -58,6 +60,8 @@ struct http_response {
 	char content_type[64];    /* empty: application/json; charset=utf-8 */
 	unsigned retry_after_s;   /* > 0 adds Retry-After */
 	char allow[64];           /* non-empty adds Allow (for 405) */
+	char location[256];       /* non-empty adds Location (redirects) */
+	struct buf set_cookie;    /* non-empty adds Set-Cookie; secret, initialised by the server */
 };
 
 typedef void (*http_handler_fn)(void *cls, const struct http_request *req, struct http_response *resp);
@@ -72,6 +76,8 @@ struct http_opts {
 	size_t conn_memory;       /* per-connection pool, default 128 KiB */
 	unsigned conn_limit;      /* default 1024 */
 	const char *csp;          /* NULL: "default-src 'none'; frame-ancestors 'none'" */
+	bool html;                /* pages: http_html_headers() instead of the API headers,
+	                             content_type defaults to HTML (csp is then ignored) */
 	http_handler_fn handler;
 	void *cls;
 };
