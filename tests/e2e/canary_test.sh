@@ -5,7 +5,8 @@
 #   - the receipt has the promised format and the lead went to the right district,
 #   - the lead on TL_LEADS carries none of the canaries,
 #   - the vault database holds the deposit and decrypts back to the canaries,
-#   - no stream's raw data, no log, no HTTP response and no non-vault file
+#   - no stream's raw data, no log, no HTTP response (API or console page),
+#     no row of the decrypted district case database and no non-vault file
 #     under the data folder contains any canary.
 set -euo pipefail
 source "$TL_SRC_DIR/tests/lib.sh"
@@ -125,6 +126,45 @@ curl -s "$INTAKE_URL/metrics" >"$T/scan/metrics.txt"
 curl -s "$INTAKE_URL/healthz" >"$T/scan/healthz.txt"
 printf '%s\n%s\n%s\n' "$r1" "$r2" "$status_body" >"$T/scan/responses.txt"
 scan "HTTP responses" "$T"/scan/metrics.txt "$T"/scan/healthz.txt "$T"/scan/responses.txt
+# ---- the district node and its console: the leads, never the identity ----
+CPORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+CON=http://127.0.0.1:$CPORT
+PW=canary-console-pw-1
+devenv_write_district_ini cn 120118,120116
+devenv_district_console cn "$CPORT"
+export DEVENV_DISTRICT_BIN=$TL_BIN_DISTRICT
+devenv_district_user cn resp.jh responder 120118 "$PW"
+devenv_district_user cn resp.bh responder 120116 "$PW"
+tl_start_district cn
+lead_id() { python3 -c 'import json,sys; print(json.loads(sys.argv[1].split(" ",2)[2])["lead_id"])' "$1"; }
+lid1=$(lead_id "$lead1")
+lid2=$(lead_id "$lead2")
+has_case() { tl_district_ctl cn "$1" x responder dump >"$T/run/dump.txt" && grep -q -- "$2" "$T/run/dump.txt"; }
+tl_wait_for 15 has_case 120118 "$lid1" || tl_fail "lead 1 never became a case in 120118"
+tl_wait_for 15 has_case 120116 "$lid2" || tl_fail "lead 2 never became a case in 120116"
+console_pages() { # console_pages USER LEAD OUTPREFIX
+	local jar=$T/run/jar-$1
+	st=$(curl -sS -o /dev/null -w '%{http_code}' -c "$jar" -b "$jar" \
+		--data-urlencode "name=$1" --data-urlencode "password=$PW" "$CON/login")
+	tl_assert_eq 303 "$st" "console login as $1"
+	curl -sS -b "$jar" -o "$3-queue.html" "$CON/"
+	curl -sS -b "$jar" -o "$3-case.html" "$CON/case/$2"
+	grep -q -- "$2" "$3-case.html" || tl_fail "the case page of $2 does not show the lead"
+}
+console_pages resp.jh "$lid1" "$T/scan/console-1"
+console_pages resp.bh "$lid2" "$T/scan/console-2"
+grep -q '已移除 2 个手机号' "$T/scan/console-2-case.html" || tl_fail "the case page does not say what redaction removed"
+scan "console pages" "$T"/scan/console-*.html
+tl_stop_district cn
+# The case database decrypted: it must hold the lead, never the identity.
+sqlcipher -batch "$T/district/cn.db" >"$T/scan/district-db.sql" 2>&1 <<SQL
+PRAGMA key = "x'$(cat "$T/keys/district-db.key")'";
+PRAGMA cipher_page_size = 4096;
+.dump
+SQL
+grep -q -- "$lid1" "$T/scan/district-db.sql" || tl_fail "could not read the district case database"
+scan "the decrypted district case database" "$T/scan/district-db.sql"
+
 # Stop the daemons so every log line is flushed, then scan logs and the
 # whole data folder except the vault's own files.
 tl_stop_intake
@@ -136,4 +176,4 @@ scan "data folder" "${files[@]}"
 grep -qaF -- "$CANARY_PHONE" <(vault_query "SELECT phone FROM deposits WHERE report_id='$rid1';") ||
 	tl_fail "scanner self-check failed"
 
-tl_pass "no canary outside the vault (${#canaries[@]} canaries, ${#files[@]} files, 5 streams, logs, responses)"
+tl_pass "no canary outside the vault (${#canaries[@]} canaries, ${#files[@]} files, 5 streams, logs, API responses, console pages, the decrypted case database)"

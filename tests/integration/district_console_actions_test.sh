@@ -56,11 +56,11 @@ act() {
 	lead=${path#/case/}
 	lead=${lead%%/*}
 	"${CURL[@]}" -o "$T/page.html" -b "$jar" "$CON/case/$lead"
-	csrf=$(grep -o 'name="csrf" value="[0-9a-f]*"' "$T/page.html" | head -1 | sed 's/.*value="//; s/"$//')
-	[[ ${#csrf} == 64 ]] || csrf=$(grep -o 'name="csrf" value="[0-9a-f]*"' "$T/queue.html" | head -1 | sed 's/.*value="//; s/"$//')
+	csrf=$(grep -o 'name="csrf" value="[0-9a-f]*"' "$T/page.html" | sed -n 1p | sed 's/.*value="//; s/"$//')
+	[[ ${#csrf} == 64 ]] || csrf=$(grep -o 'name="csrf" value="[0-9a-f]*"' "$T/queue.html" | sed -n 1p | sed 's/.*value="//; s/"$//')
 	"${CURL[@]}" -o "$T/out.html" -w '%{http_code}' -b "$jar" --data-urlencode "csrf=$csrf" "$@" "$CON$path"
 }
-state_of() { ctl "$1" x supervisor get "$2" | head -1; }
+state_of() { ctl "$1" x supervisor get "$2" | sed -n 1p; }
 
 login resp.li "$T/li"
 login sup.wu "$T/wu"
@@ -133,7 +133,7 @@ tl_assert_eq 303 "$(act "$T/li" "/case/$L3/transfer" -d to=120101 -d reason_code
 in_inbox() { "${CURL[@]}" -b "$T/hp" "$CON/transfers" | grep -q "$L3"; }
 tl_wait_for 15 in_inbox || tl_fail "the transfer never reached 120101's inbox"
 tl_assert_eq 303 "$(act "$T/hp" "/case/$L3/accept")" "accept"
-accepted() { ctl 120101 x supervisor get "$L3" | head -1 | grep -q " 120101 new "; }
+accepted() { ctl 120101 x supervisor get "$L3" | sed -n 1p | grep -q " 120101 new "; }
 tl_wait_for 15 accepted || tl_fail "accepted case not new in 120101: $(ctl 120101 x supervisor get "$L3" | head -1)"
 
 # ---- transfer refused ----

@@ -46,8 +46,8 @@ tl_assert_eq 201 "$TL_HTTP_STATUS" "120101 report accepted"
 rid_b=$(tl_json_get "$TL_HTTP_BODY" report_id)
 
 ctl() { tl_district_ctl hx "$@"; }
-has() { ctl 120118 resp.li responder dump | grep -q "$1"; }
-has_b() { ctl 120101 resp.hp responder dump | grep -q "$1"; }
+has() { ctl 120118 resp.li responder dump | grep -- "$1" >/dev/null; }
+has_b() { ctl 120101 resp.hp responder dump | grep -- "$1" >/dev/null; }
 tl_wait_for 15 has "$rid" || tl_fail "the markup lead never became a case"
 tl_wait_for 15 has_b "$rid_b" || tl_fail "the 120101 lead never became a case"
 line=$(ctl 120118 resp.li responder dump | grep "$rid")
@@ -60,7 +60,7 @@ login() { # login USER PASSWORD JAR -> prints the HTTP status
 	"${CURL[@]}" -o "$T/login.html" -w '%{http_code}' -c "$3" -b "$3" \
 		--data-urlencode "name=$1" --data-urlencode "password=$2" "$CON/login"
 }
-csrf_of() { grep -o 'name="csrf" value="[0-9a-f]*"' "$1" | head -1 | sed 's/.*value="//; s/"$//'; }
+csrf_of() { grep -o 'name="csrf" value="[0-9a-f]*"' "$1" | sed -n 1p | sed 's/.*value="//; s/"$//'; }
 
 st=$(login resp.li wrong-password-123 "$T/jar-bad")
 tl_assert_eq 401 "$st" "wrong password"
