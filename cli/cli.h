@@ -14,6 +14,7 @@ int cmd_streams(int argc, char **argv);
 int cmd_check(int argc, char **argv);
 int cmd_vault(int argc, char **argv);
 int cmd_stream_dump(int argc, char **argv);
+int cmd_audit(int argc, char **argv);
 
 /* Reads all of stdin (at most max bytes) into a new NUL-terminated string
  * the caller frees; TL_ETOOBIG past max. */

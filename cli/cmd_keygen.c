@@ -236,6 +236,78 @@ out:
 	return rc;
 }
 
+/* Ed25519 audit-chain signing pairs, one per service that keeps an audit
+ * chain (common/audit.h).  Same rules as the box pair: a secret key alone
+ * gets its public key derived again; a public key alone is refused. */
+static const char *const audit_services[] = { "vault", "payouts" };
+
+static int
+make_sign_pair(const char *dir, const char *service)
+{
+	char skpath[4096], pkpath[4096], name[64], why[512];
+	unsigned char *sk = NULL, *sk2 = NULL, pk[crypto_sign_PUBLICKEYBYTES];
+	unsigned char seed[crypto_sign_SEEDBYTES];
+	bool have_sk, have_pk;
+	enum tl_err e;
+	int rc = -1;
+
+	if ((size_t)snprintf(name, sizeof(name), "audit-%s.key", service) >= sizeof(name) ||
+	    path_join(skpath, sizeof(skpath), dir, name) != 0)
+		return -1;
+	if ((size_t)snprintf(name, sizeof(name), "audit-%s.pub", service) >= sizeof(name) ||
+	    path_join(pkpath, sizeof(pkpath), dir, name) != 0)
+		return -1;
+	have_sk = exists(skpath);
+	have_pk = exists(pkpath);
+	if (have_sk && have_pk) {
+		report("kept", skpath);
+		report("kept", pkpath);
+		return 0;
+	}
+	if (have_pk) {
+		fprintf(stderr, "tipline keygen: %s exists without %s; restore the secret key or"
+		                " remove the public key\n", pkpath, skpath);
+		return -1;
+	}
+	if (have_sk) {
+		if ((e = secret_load(skpath, crypto_sign_SECRETKEYBYTES, &sk, why, sizeof(why))) != TL_OK) {
+			fprintf(stderr, "tipline keygen: %s\n", why);
+			goto out;
+		}
+		/* The secret key is seed || public key; check it is consistent. */
+		if (!(sk2 = sodium_malloc(crypto_sign_SECRETKEYBYTES)))
+			goto out;
+		crypto_sign_ed25519_sk_to_seed(seed, sk);
+		if (crypto_sign_seed_keypair(pk, sk2, seed) != 0 ||
+		    sodium_memcmp(sk, sk2, crypto_sign_SECRETKEYBYTES) != 0) {
+			fprintf(stderr, "tipline keygen: %s: invalid Ed25519 secret key\n", skpath);
+			goto out;
+		}
+		report("kept", skpath);
+	} else {
+		if (!(sk = sodium_malloc(crypto_sign_SECRETKEYBYTES)))
+			goto out;
+		if (crypto_sign_keypair(pk, sk) != 0)
+			goto out;
+		if ((e = key_write(skpath, sk, crypto_sign_SECRETKEYBYTES, 0600)) != TL_OK) {
+			fprintf(stderr, "tipline keygen: %s: %s\n", skpath, tl_strerror(e));
+			goto out;
+		}
+		report("created", skpath);
+	}
+	if ((e = key_write(pkpath, pk, sizeof(pk), 0644)) != TL_OK) {
+		fprintf(stderr, "tipline keygen: %s: %s\n", pkpath, tl_strerror(e));
+		goto out;
+	}
+	report("created", pkpath);
+	rc = 0;
+out:
+	sodium_memzero(seed, sizeof(seed));
+	secret_free(sk2);
+	secret_free(sk);
+	return rc;
+}
+
 int
 cmd_keygen(int argc, char **argv)
 {
@@ -251,6 +323,8 @@ cmd_keygen(int argc, char **argv)
 		       "  intake.key          intake's receipt and idempotency hashing key\n"
 		       "  nats-store.key      JetStream encryption-at-rest key (nats-server)\n"
 		       "  district-db.key     district node case database (SQLCipher) key\n"
+		       "  audit-vault.key/.pub, audit-payouts.key/.pub\n"
+		       "                      Ed25519 audit-chain signing pairs (docs/audit.md)\n"
 		       "  nats-*.pw           NATS passwords for admin, intake, vault and\n"
 		       "                      district-<code> (16 districts + 120000)\n"
 		       "Existing files are never overwritten.  See docs/keys.md.\n");
@@ -265,6 +339,9 @@ cmd_keygen(int argc, char **argv)
 		return 1;
 	if (make_box_pair(dir) != 0)
 		rc = 1;
+	for (size_t i = 0; i < TL_ARRAY_LEN(audit_services); i++)
+		if (make_sign_pair(dir, audit_services[i]) != 0)
+			rc = 1;
 	for (size_t i = 0; i < TL_ARRAY_LEN(secret_keys); i++)
 		if (make_secret(dir, secret_keys[i]) != 0)
 			rc = 1;

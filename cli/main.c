@@ -20,6 +20,7 @@ static const struct cmd cmds[] = {
 	{ "redact", cmd_redact, "print the redacted form of text read on stdin" },
 	{ "route", cmd_route, "print the district a location or tip is routed to" },
 	{ "stream-dump", cmd_stream_dump, "print every message stored in a stream (operators, tests)" },
+	{ "audit", cmd_audit, "verify hash-chained, signed audit logs (audit verify CHAIN...)" },
 };
 
 static void
