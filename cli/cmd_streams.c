@@ -51,10 +51,12 @@ static const struct bus_stream_cfg streams[] = {
 };
 
 /* Per district (16 + the city triage code): a durable on TL_LEADS filtered
- * on its own leads, and one on TL_XFER for transfers addressed to it.
- * Names must match districts/node.h (district-<code>, district-<code>-xfer)
- * and the NATS users' allow-lists (scripts/devenv.sh, deploy/nats). */
-#define NDISTRICT_CONSUMERS (2 * 17)
+ * on its own leads, one on TL_XFER for transfers addressed to it, and one on
+ * TL_EVENTS for its own events (read only to rebuild a lost case database).
+ * Names must match districts/node.h (district-<code>, district-<code>-xfer,
+ * district-<code>-events) and the NATS users' allow-lists
+ * (scripts/devenv.sh, deploy/nats). */
+#define NDISTRICT_CONSUMERS (3 * 17)
 struct district_consumers {
 	char durable[NDISTRICT_CONSUMERS][32];
 	char filter[NDISTRICT_CONSUMERS][32];
@@ -69,7 +71,7 @@ district_consumers(struct district_consumers *dc, const char *only)
 	const struct district *d = district_all(&nd);
 
 	memset(dc, 0, sizeof(*dc));
-	for (size_t i = 0; i < nd && dc->n + 2 <= NDISTRICT_CONSUMERS; i++) {
+	for (size_t i = 0; i < nd && dc->n + 3 <= NDISTRICT_CONSUMERS; i++) {
 		size_t k = dc->n;
 
 		if (only && strcmp(only, d[i].code) != 0)
@@ -78,8 +80,10 @@ district_consumers(struct district_consumers *dc, const char *only)
 		snprintf(dc->filter[k], sizeof(dc->filter[k]), "tl.lead.%s", d[i].code);
 		snprintf(dc->durable[k + 1], sizeof(dc->durable[k + 1]), "district-%s-xfer", d[i].code);
 		snprintf(dc->filter[k + 1], sizeof(dc->filter[k + 1]), "tl.xfer.%s.>", d[i].code);
-		for (size_t j = k; j < k + 2; j++) {
-			dc->c[j].stream = j == k ? WIRE_STREAM_LEADS : WIRE_STREAM_XFER;
+		snprintf(dc->durable[k + 2], sizeof(dc->durable[k + 2]), "district-%s-events", d[i].code);
+		snprintf(dc->filter[k + 2], sizeof(dc->filter[k + 2]), "tl.event.%s.>", d[i].code);
+		for (size_t j = k; j < k + 3; j++) {
+			dc->c[j].stream = j == k ? WIRE_STREAM_LEADS : j == k + 1 ? WIRE_STREAM_XFER : WIRE_STREAM_EVENTS;
 			dc->c[j].durable = dc->durable[j];
 			dc->c[j].filter = dc->filter[j];
 			/* Never give up on a lead: a node that is down or failing
@@ -88,7 +92,7 @@ district_consumers(struct district_consumers *dc, const char *only)
 			dc->c[j].max_deliver = -1;
 			dc->c[j].max_ack_pending = 1000;
 		}
-		dc->n += 2;
+		dc->n += 3;
 	}
 }
 
@@ -121,12 +125,13 @@ usage(FILE *f)
 	           "       tipline streams replay DISTRICT [-s URL] [-u USER -p PASSWORD_FILE]\n"
 	           "\n"
 	           "  setup   create or update streams %s, %s, %s, %s, the consumer %s/%s,\n"
-	           "          the district consumers district-<code> and district-<code>-xfer\n"
+	           "          the district consumers district-<code>, district-<code>-xfer and\n"
+	           "          district-<code>-events\n"
 	           "          and the KV buckets %s, %s, %s (idempotent)\n"
 	           "  check   report what is missing; exit 1 if anything is\n"
 	           "  replay  delete and recreate DISTRICT's consumers, so that its node\n"
-	           "          receives every stored lead and transfer again (rebuilding a\n"
-	           "          lost case database; see docs/districts.md)\n"
+	           "          receives every stored lead, transfer and event again (rebuilding\n"
+	           "          a lost case database; see docs/districts.md)\n"
 	           "\n"
 	           "  -s URL            NATS server(s), comma-separated (default nats://127.0.0.1:4222)\n"
 	           "  -u USER           NATS user (the admin user)\n"

@@ -67,6 +67,14 @@ static const struct db_migration case_steps[] = {
 	  " decided_by TEXT, decided_at INTEGER,"
 	  " PRIMARY KEY (lead_id, to_district, transfer_n)"
 	  ");" },
+	/* Rebuilding from TL_EVENTS (docs/districts.md): every event this
+	 * database reflects, by event id, so that none is applied twice; own
+	 * events go in as they are emitted.  stream_seq is the TL_EVENTS
+	 * sequence it was applied from (0 for own events). */
+	{ "applied events",
+	  "CREATE TABLE applied ("
+	  " event_id TEXT PRIMARY KEY, stream_seq INTEGER NOT NULL DEFAULT 0"
+	  ") WITHOUT ROWID;" },
 };
 
 enum {
@@ -79,6 +87,9 @@ struct case_node {
 	struct case_port port;
 	pthread_mutex_t lock;
 	char epoch[17]; /* random per database: keeps event ids unique after a rebuild */
+	/* Per served district (cfg.districts order): rebuilding from
+	 * TL_EVENTS; set while meta 'rebuild.<code>' exists. */
+	bool rebuild[CASE_MAX_DISTRICTS];
 };
 
 /* A case row, as the actions need it. */
@@ -120,6 +131,16 @@ case_serves(const struct case_node *n, const char *district)
 	for (size_t i = 0; i < n->cfg.ndistricts; i++)
 		if (strcmp(n->cfg.districts[i], district) == 0)
 			return true;
+	return false;
+}
+
+/* Lock held (or the node not shared yet). */
+static bool
+rebuilding_locked(const struct case_node *n, const char *district)
+{
+	for (size_t i = 0; district && i < n->cfg.ndistricts; i++)
+		if (strcmp(n->cfg.districts[i], district) == 0)
+			return n->rebuild[i];
 	return false;
 }
 
@@ -339,6 +360,9 @@ emit(struct case_node *n, struct crow *r, struct wire_event *ev, int64_t now)
 	              "tiittt", r->lead_id, (int64_t)ev->seq, now, wire_event_type_name(ev->type),
 	              ev->actor, buf_str(&body))) != TL_OK)
 		goto out;
+	/* Own events come back while a rebuild reads TL_EVENTS: known. */
+	if ((e = sqlx(n, "INSERT OR IGNORE INTO applied (event_id) VALUES (?)", "t", ev->event_id)) != TL_OK)
+		goto out;
 	e = outbox_add(n, ev->event_id, r->district, subject, buf_str(&body), now);
 	/* Ids only: the reason and all text stay out of the log. */
 	if (e == TL_OK)
@@ -533,6 +557,22 @@ case_open(struct db *db, const struct case_cfg *cfg, const struct case_port *por
 			snprintf(n->epoch + 2 * i, 3, "%02x", r[i]);
 		if ((e = sqlx(n, "INSERT INTO meta (k, v) VALUES ('epoch', ?)", "t", n->epoch)) != TL_OK)
 			goto fail;
+		/* A new database: whatever TL_EVENTS holds for our districts is
+		 * work this database lost; the node rebuilds it (case_apply_event). */
+		for (size_t i = 0; n->cfg.rebuild_new && i < n->cfg.ndistricts; i++)
+			if ((e = sqlx(n, "INSERT OR IGNORE INTO meta (k, v) VALUES ('rebuild.' || ?, '1')", "t",
+			              n->cfg.districts[i])) != TL_OK)
+				goto fail;
+	}
+	for (size_t i = 0; i < n->cfg.ndistricts; i++) {
+		if ((e = query(n, &st, "SELECT 1 FROM meta WHERE k = 'rebuild.' || ?", "t", n->cfg.districts[i])) != TL_OK)
+			goto fail;
+		row = false;
+		e = db_step(st, &row);
+		db_finalize(st);
+		if (e != TL_OK)
+			goto fail;
+		n->rebuild[i] = row;
 	}
 	*out = n;
 	return TL_OK;
@@ -645,7 +685,9 @@ case_ingest_lead(struct case_node *n, const char *subject, const char *data, siz
 	/* The deadline clock starts when the reporter reported, not when the
 	 * node got round to it. */
 	e = insert_case(n, &l, l.district, json, 0, l.received_ms, now);
-	if (e == TL_OK && (e = load_case(n, l.lead_id, &r)) == TL_OK) {
+	/* While rebuilding, the case's own "opened" comes back from TL_EVENTS
+	 * (a case that has none gets a new one when the rebuild ends). */
+	if (e == TL_OK && !rebuilding_locked(n, l.district) && (e = load_case(n, l.lead_id, &r)) == TL_OK) {
 		event_init(&ev, WIRE_EV_OPENED, NULL);
 		e = emit(n, &r, &ev, now);
 	}
@@ -740,6 +782,12 @@ case_ingest_xfer(struct case_node *n, const char *subject, const char *data, siz
 			            " WHERE lead_id = ? AND district = ? AND state = 'xfer_out' AND transfers = ?"
 			            " AND xfer_to = ?",
 			         "ttit", x.lead_id, x.from_district, (int64_t)x.transfer_n, x.to_district);
+		/* While rebuilding, the reply may come before the event that put
+		 * the case in xfer_out: have it redelivered later. */
+		if (e == TL_OK && !db_changes(n->db) && rebuilding_locked(n, x.from_district)) {
+			e = TL_EUNAVAIL;
+			goto out;
+		}
 		if (e == TL_OK) {
 			*out = db_changes(n->db) ? CASE_IN_NEW : CASE_IN_DUP;
 			log_info("transfer reply lead=%s from=%s to=%s n=%d %s", x.lead_id, x.from_district,
@@ -757,13 +805,31 @@ out:
 
 /* ---- claim family ---- */
 
+/* While the node rebuilds the district from TL_EVENTS, nobody acts on its
+ * cases: an action now would race the events still coming back.  Read from
+ * the database, so that every process (tl-district-ctl too) sees the end. */
+static enum tl_err
+check_not_rebuilding(struct case_node *n, const char *district)
+{
+	struct db_stmt *st = NULL;
+	bool row = false;
+	enum tl_err e;
+
+	if ((e = query(n, &st, "SELECT 1 FROM meta WHERE k = 'rebuild.' || ?", "t", district)) != TL_OK)
+		return e;
+	e = db_step(st, &row);
+	db_finalize(st);
+	return e == TL_OK && row ? TL_EUNAVAIL : e;
+}
+
 /* Common preamble: lock held by caller; loads the case and checks access. */
 static enum tl_err
 prepare(struct case_node *n, const struct case_actor *a, const char *lead_id, struct crow *r)
 {
 	enum tl_err e;
 
-	if ((e = check_actor(n, a)) != TL_OK || (e = load_case(n, lead_id, r)) != TL_OK)
+	if ((e = check_actor(n, a)) != TL_OK || (e = check_not_rebuilding(n, a->district)) != TL_OK ||
+	    (e = load_case(n, lead_id, r)) != TL_OK)
 		return e;
 	return check_case_access(a, r);
 }
@@ -1187,7 +1253,7 @@ answer_transfer(struct case_node *n, const struct case_actor *a, const char *lea
 	memset(&o, 0, sizeof(o));
 	pthread_mutex_lock(&n->lock);
 	now = now_ms(n);
-	if ((e = check_actor(n, a)) != TL_OK)
+	if ((e = check_actor(n, a)) != TL_OK || (e = check_not_rebuilding(n, a->district)) != TL_OK)
 		goto out;
 	if (!lead_id || !id_valid(lead_id) || (reason && !text_ok(reason, WIRE_REASON_MAX, false))) {
 		e = TL_EINVAL;
@@ -1939,6 +2005,10 @@ case_scan(struct case_node *n, struct case_scan_stats *st)
 			{ FLAG_TRANSFER, "transfer" },
 		};
 
+		/* A case being rebuilt is not flagged or expired until its events
+		 * are all back (they may hold the flag already). */
+		if (rebuilding_locked(n, r->district))
+			continue;
 		if (strcmp(r->state, "claimed") == 0 && r->lease_until <= now) {
 			enum tl_err ke = expire_lease(n, r, now, &done);
 			if (ke == TL_EIO) {
@@ -1989,6 +2059,309 @@ case_scan(struct case_node *n, struct case_scan_stats *st)
 		e = case_flush(n, &st->published, &st->unpublished);
 out:
 	free(v);
+	pthread_mutex_unlock(&n->lock);
+	return e;
+}
+
+/* ---- rebuilding from TL_EVENTS ---- */
+
+bool
+case_rebuilding(struct case_node *n, const char *district)
+{
+	bool r;
+
+	pthread_mutex_lock(&n->lock);
+	r = rebuilding_locked(n, district);
+	pthread_mutex_unlock(&n->lock);
+	return r;
+}
+
+static int64_t
+step_flag(const char *step)
+{
+	return strcmp(step, "claim") == 0     ? FLAG_CLAIM
+	     : strcmp(step, "finding") == 0   ? FLAG_FINDING
+	     : strcmp(step, "verdict") == 0   ? FLAG_VERDICT
+	     : strcmp(step, "transfer") == 0  ? FLAG_TRANSFER
+	                                      : 0;
+}
+
+/* The receiving side of an accepted transfer: what answer_transfer did,
+ * from the stored offer (TL_XFER is replayed too). */
+static enum tl_err
+apply_accept(struct case_node *n, const struct wire_event *ev)
+{
+	struct offer o;
+	struct wire_lead l;
+	struct db_stmt *st = NULL;
+	bool row = false, existed;
+	enum tl_err e;
+
+	memset(&o, 0, sizeof(o));
+	if ((e = query(n, &st, "SELECT clock_start, lead_json FROM offers WHERE lead_id = ? AND to_district = ?"
+	                       " AND transfer_n = ?", "tti", ev->lead_id, ev->district,
+	               (int64_t)ev->transfer_n)) != TL_OK)
+		return e;
+	if ((e = db_step(st, &row)) == TL_OK && row) {
+		o.clock_start = db_col_int64(st, 0);
+		if (!(o.lead_json = strdup(db_col_text(st, 1))))
+			e = TL_ENOMEM;
+	}
+	db_finalize(st);
+	if (e != TL_OK)
+		goto out;
+	if (!row) {
+		e = TL_ENOTFOUND; /* the offer is not back yet */
+		goto out;
+	}
+	if (wire_lead_decode(o.lead_json, strlen(o.lead_json), &l) != TL_OK) {
+		e = TL_EPROTO;
+		goto out;
+	}
+	e = sqlx(n, "UPDATE offers SET state = 'accepted', decided_by = ?, decided_at = ? WHERE lead_id = ?"
+	            " AND to_district = ? AND transfer_n = ?", "titti", ev->actor, ev->at_ms, ev->lead_id,
+	         ev->district, (int64_t)ev->transfer_n);
+	existed = e == TL_OK && exists_case(n, ev->lead_id, &e);
+	/* One database serving both sides: the sender's transfer_requested
+	 * (read by the sender district's consumer) must be back first. */
+	if (e == TL_OK && existed) {
+		struct crow r;
+
+		if ((e = load_case(n, ev->lead_id, &r)) == TL_ENOTFOUND)
+			e = TL_OK;
+		else if (e == TL_OK && strcmp(r.district, ev->from_district) == 0 &&
+		         (strcmp(r.state, "xfer_out") != 0 || r.transfers != ev->transfer_n))
+			e = TL_ENOTFOUND;
+	}
+	if (e == TL_OK && existed)
+		e = sqlx(n, "UPDATE cases SET district = ?, state = 'new', holder = NULL, lease_until = NULL,"
+		            " transfers = ?, xfer_to = NULL, xfer_deadline = NULL, xfer_reason = NULL,"
+		            " clock_start = ?, flags = 0 WHERE lead_id = ?",
+		         "tiit", ev->district, (int64_t)ev->transfer_n, o.clock_start, ev->lead_id);
+	else if (e == TL_OK)
+		e = insert_case(n, &l, ev->district, o.lead_json, ev->transfer_n, o.clock_start, ev->at_ms);
+	wire_lead_free(&l);
+out:
+	free(o.lead_json);
+	return e;
+}
+
+/* One event's change to the case row (and findings, offers).  The case
+ * exists in ev->district unless the type says otherwise. */
+static enum tl_err
+apply_change(struct case_node *n, const struct wire_event *ev, const struct crow *r)
+{
+	int64_t at = ev->at_ms;
+	const char *id = ev->lead_id;
+
+	switch (ev->type) {
+	case WIRE_EV_OPENED:
+		return TL_OK;
+	case WIRE_EV_CLAIMED:
+	case WIRE_EV_TAKEN_OVER:
+		return sqlx(n, "UPDATE cases SET state = 'claimed', holder = ?, lease_until = ?, last_activity = ?,"
+		               " first_claim_at = coalesce(first_claim_at, ?), flags = flags & ~16 WHERE lead_id = ?",
+		            "tiiit", ev->holder, ev->lease_until_ms, at, at, id);
+	case WIRE_EV_RELEASED:
+	case WIRE_EV_LEASE_EXPIRED:
+		return sqlx(n, "UPDATE cases SET state = 'new', holder = NULL, lease_until = NULL WHERE lead_id = ?",
+		            "t", id);
+	case WIRE_EV_FINDING_RECORDED: {
+		/* The event carries codes only: who checked, the details and the
+		 * evidence references were in the lost database. */
+		enum tl_err e = sqlx(n, "INSERT INTO findings (lead_id, agency, check_kind, result, checked_at, who,"
+		                        " recorded_by, recorded_at) VALUES (?, ?, ?, ?, ?, '', ?, ?)",
+		                     "ttttiti", id, ev->agency, ev->check, ev->result, ev->checked_ms, ev->actor, at);
+		if (e == TL_OK)
+			e = sqlx(n, "UPDATE cases SET first_finding_at = coalesce(first_finding_at, ?),"
+			            " last_activity = ? WHERE lead_id = ?", "iit", at, at, id);
+		return e;
+	}
+	case WIRE_EV_TRANSFER_REQUESTED:
+		return sqlx(n, "UPDATE cases SET state = 'xfer_out', holder = NULL, lease_until = NULL,"
+		               " transfers = ?, xfer_to = ?, xfer_deadline = ?, xfer_reason = ?, flags = flags & ~8"
+		               " WHERE lead_id = ? AND district = ?",
+		            "itittt", (int64_t)ev->transfer_n, ev->to_district, ev->deadline_ms, ev->reason_code,
+		            id, ev->district);
+	case WIRE_EV_TRANSFER_ACCEPTED:
+		return apply_accept(n, ev);
+	case WIRE_EV_TRANSFER_REFUSED:
+		return sqlx(n, "UPDATE offers SET state = 'refused', decided_by = ?, decided_at = ? WHERE lead_id = ?"
+		               " AND to_district = ? AND transfer_n = ?", "titti", ev->actor, at, id, ev->district,
+		            (int64_t)ev->transfer_n);
+	case WIRE_EV_MERGED: {
+		struct crow g;
+		enum tl_err e = load_case(n, ev->other_lead, &g);
+
+		if (e != TL_OK)
+			return e;
+		e = sqlx(n, "UPDATE reports SET case_id = ? WHERE case_id = ?", "tt", id, g.lead_id);
+		if (e == TL_OK)
+			e = sqlx(n, "UPDATE findings SET lead_id = ? WHERE lead_id = ?", "tt", id, g.lead_id);
+		if (e == TL_OK)
+			e = sqlx(n, "UPDATE cases SET state = 'merged', merged_into = ?, holder = NULL,"
+			            " lease_until = NULL WHERE lead_id = ?", "tt", id, g.lead_id);
+		if (e == TL_OK)
+			e = sqlx(n, "UPDATE cases SET clock_start = min(clock_start, ?), last_activity = ? WHERE lead_id = ?",
+			         "iit", g.clock_start, at, id);
+		if (e == TL_OK && g.first_finding_at && (!r->first_finding_at || g.first_finding_at < r->first_finding_at))
+			e = sqlx(n, "UPDATE cases SET first_finding_at = ? WHERE lead_id = ?", "it", g.first_finding_at, id);
+		return e;
+	}
+	case WIRE_EV_VERDICT:
+		/* verdict_notes were in the lost database only. */
+		return sqlx(n, "UPDATE cases SET state = 'closed', verdict = ?, furnaces = ?, capacity_tpy = ?,"
+		               " production = ?, seized_kg = ?, fines_fen = ?, signed_off_by = ?, closed_at = ?,"
+		               " holder = NULL, lease_until = NULL, last_activity = ? WHERE lead_id = ?",
+		            "tiitiitiit", ev->substantiated ? "substantiated" : "unfounded", (int64_t)ev->furnaces,
+		            ev->capacity_tpy, ev->substantiated ? ev->production : NULL, ev->seized_kg, ev->fines_fen,
+		            ev->substantiated ? NULL : ev->signed_off_by, at, at, id);
+	case WIRE_EV_REOPENED:
+		return sqlx(n, "UPDATE cases SET state = 'new', verdict = NULL, furnaces = NULL, capacity_tpy = NULL,"
+		            " production = NULL, seized_kg = NULL, fines_fen = NULL, signed_off_by = NULL,"
+		            " closed_at = NULL, flags = flags & ~4, last_activity = ? WHERE lead_id = ?", "it", at, id);
+	case WIRE_EV_OVERDUE:
+		return sqlx(n, "UPDATE cases SET flags = flags | ? WHERE lead_id = ?", "it", step_flag(ev->step), id);
+	case WIRE_EV_IDLE:
+		return sqlx(n, "UPDATE cases SET flags = flags | ? WHERE lead_id = ?", "it", (int64_t)FLAG_IDLE, id);
+	case WIRE_EV_NTYPES_:
+		break;
+	}
+	return TL_EINVAL;
+}
+
+enum tl_err
+case_apply_event(struct case_node *n, const char *subject, const char *data, size_t len, uint64_t stream_seq,
+                 enum case_ingest *out)
+{
+	struct wire_event ev;
+	struct crow r;
+	char want[160], *body = NULL;
+	bool decoded = false, here = false;
+	enum tl_err e = TL_OK;
+
+	*out = CASE_IN_REJECT;
+	pthread_mutex_lock(&n->lock);
+	if (wire_event_decode(data, len, &ev) != TL_OK) {
+		log_warn("event rejected: undecodable (%zu bytes)", len);
+		goto out;
+	}
+	decoded = true;
+	if (wire_subject_event(ev.district, ev.lead_id, ev.type, want, sizeof(want)) != TL_OK ||
+	    (subject && strcmp(subject, want) != 0) || !case_serves(n, ev.district)) {
+		log_warn("event rejected: lead=%s district=%s does not match its subject", ev.lead_id, ev.district);
+		goto out;
+	}
+	if (!(body = strndup(data, len))) {
+		e = TL_ENOMEM;
+		goto out;
+	}
+	if ((e = db_begin(n->db)) != TL_OK)
+		goto out;
+	/* Idempotent on the event id: an event already reflected (applied
+	 * before, or our own) is skipped. */
+	if ((e = sqlx(n, "INSERT OR IGNORE INTO applied (event_id, stream_seq) VALUES (?, ?)", "ti", ev.event_id,
+	              (int64_t)stream_seq)) != TL_OK)
+		goto done;
+	if (!db_changes(n->db)) {
+		*out = CASE_IN_DUP;
+		goto done;
+	}
+	memset(&r, 0, sizeof(r));
+	e = load_case(n, ev.lead_id, &r);
+	if (e == TL_OK)
+		here = strcmp(r.district, ev.district) == 0;
+	else if (e == TL_ENOTFOUND)
+		e = TL_OK;
+	if (e != TL_OK)
+		goto done;
+	/* Not here yet (its lead or offer comes later): the caller retries. */
+	if (!here && ev.type != WIRE_EV_TRANSFER_ACCEPTED && ev.type != WIRE_EV_TRANSFER_REFUSED) {
+		e = TL_ENOTFOUND;
+		goto done;
+	}
+	if ((e = apply_change(n, &ev, &r)) != TL_OK)
+		goto done;
+	/* The history gets the event exactly as published; the case's counter
+	 * continues after it (new events carry this database's epoch). */
+	e = sqlx(n, "INSERT OR IGNORE INTO history (lead_id, seq, at, type, actor, body) VALUES (?, ?, ?, ?, ?, ?)",
+	         "tiittt", ev.lead_id, (int64_t)ev.seq, ev.at_ms, wire_event_type_name(ev.type), ev.actor, body);
+	if (e == TL_OK)
+		e = sqlx(n, "UPDATE cases SET ev_seq = max(ev_seq, ?) WHERE lead_id = ? AND district = ?", "itt",
+		         (int64_t)ev.seq, ev.lead_id, ev.district);
+	if (e == TL_OK)
+		*out = CASE_IN_NEW;
+done:
+	e = finish(n, e);
+	if (e != TL_OK)
+		*out = CASE_IN_REJECT;
+	else if (*out == CASE_IN_NEW)
+		log_info("event applied lead=%s district=%s seq=%llu type=%s", ev.lead_id, ev.district,
+		         (unsigned long long)ev.seq, wire_event_type_name(ev.type));
+out:
+	free(body);
+	if (decoded)
+		wire_event_free(&ev);
+	pthread_mutex_unlock(&n->lock);
+	return e;
+}
+
+enum tl_err
+case_rebuild_done(struct case_node *n, const char *district, int *opened)
+{
+	struct db_stmt *st = NULL;
+	char (*ids)[ID_HEX_LEN + 1] = NULL;
+	size_t nids = 0, cap = 0;
+	bool row;
+	int64_t now;
+	enum tl_err e;
+
+	*opened = 0;
+	pthread_mutex_lock(&n->lock);
+	now = now_ms(n);
+	if (!rebuilding_locked(n, district)) {
+		e = TL_OK;
+		goto out;
+	}
+	/* Cases whose events were all lost (or that came in during the
+	 * rebuild) get their "opened" now, under this database's epoch. */
+	if ((e = query(n, &st, "SELECT lead_id FROM cases WHERE district = ? AND ev_seq = 0", "t", district)) != TL_OK)
+		goto out;
+	while ((e = db_step(st, &row)) == TL_OK && row) {
+		if (nids == cap) {
+			void *p;
+			cap = cap ? cap * 2 : 16;
+			if (!(p = realloc(ids, cap * sizeof(*ids)))) {
+				e = TL_ENOMEM;
+				break;
+			}
+			ids = p;
+		}
+		copy(ids[nids++], ID_HEX_LEN + 1, db_col_text(st, 0));
+	}
+	db_finalize(st);
+	if (e != TL_OK || (e = db_begin(n->db)) != TL_OK)
+		goto out;
+	for (size_t i = 0; i < nids && e == TL_OK; i++) {
+		struct crow r;
+		struct wire_event ev;
+
+		if ((e = load_case(n, ids[i], &r)) == TL_OK) {
+			event_init(&ev, WIRE_EV_OPENED, NULL);
+			e = emit(n, &r, &ev, now);
+		}
+	}
+	if (e == TL_OK)
+		e = sqlx(n, "DELETE FROM meta WHERE k = 'rebuild.' || ?", "t", district);
+	if ((e = finish(n, e)) != TL_OK)
+		goto out;
+	for (size_t i = 0; i < n->cfg.ndistricts; i++)
+		if (strcmp(n->cfg.districts[i], district) == 0)
+			n->rebuild[i] = false;
+	*opened = (int)nids;
+	flush_quietly(n);
+out:
+	free(ids);
 	pthread_mutex_unlock(&n->lock);
 	return e;
 }

@@ -94,6 +94,10 @@ struct case_cfg {
 	int transfer_days;       /* working days the receiver has to answer (default 2) */
 	int max_transfers;       /* after this many, a transfer goes to 120000 (default 2) */
 	const struct cal *cal;   /* holidays; NULL = weekends only */
+	/* A database this case_open() creates empty is rebuilt from TL_EVENTS
+	 * (case_rebuilding()).  tipline-district sets it; tests and tools that
+	 * do not read TL_EVENTS leave it off. */
+	bool rebuild_new;
 };
 
 struct case_node;
@@ -118,6 +122,29 @@ enum tl_err case_ingest_lead(struct case_node *n, const char *subject, const cha
  * transfer awaiting accept/refuse; a reply settles our outgoing transfer. */
 enum tl_err case_ingest_xfer(struct case_node *n, const char *subject, const char *data, size_t len,
                              enum case_ingest *out) __attribute__((warn_unused_result));
+
+/* ---- rebuilding a lost database from TL_EVENTS (docs/districts.md) ----
+ *
+ * A database created empty rebuilds every served district: until
+ * case_rebuild_done(), leads come in without an "opened" event of their own
+ * (the original comes back from TL_EVENTS), the scanner leaves the
+ * district's cases alone, every action on them fails with TL_EUNAVAIL
+ * (queues and views work), and the node feeds the district's events
+ * (tl.event.<code>.>, in stream order) to case_apply_event(). */
+bool case_rebuilding(struct case_node *n, const char *district);
+/* Applies one event from tl.event.<district>.<lead>.<type> to the case,
+ * idempotently on its event_id (recorded with stream_seq): NEW applied,
+ * DUP already reflected (also our own events), REJECT undecodable or not
+ * ours.  TL_ENOTFOUND: the case (its lead, or the offer an accepted
+ * transfer came from) is not here yet; retry after more leads came in.
+ * Applying publishes nothing.  Free text that events do not carry (who
+ * checked, finding details and evidence, verdict notes) is not restored. */
+enum tl_err case_apply_event(struct case_node *n, const char *subject, const char *data, size_t len,
+                             uint64_t stream_seq, enum case_ingest *out) __attribute__((warn_unused_result));
+/* Ends the district's rebuild: cases without any event get "opened"
+ * (*opened counts them), the scanner resumes. */
+enum tl_err case_rebuild_done(struct case_node *n, const char *district, int *opened)
+	__attribute__((warn_unused_result));
 
 /* ---- actions ---- */
 

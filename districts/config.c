@@ -193,3 +193,9 @@ node_xfer_consumer(const char *code, char *out, size_t outlen)
 {
 	snprintf(out, outlen, "district-%s-xfer", code);
 }
+
+void
+node_event_consumer(const char *code, char *out, size_t outlen)
+{
+	snprintf(out, outlen, "district-%s-events", code);
+}

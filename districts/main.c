@@ -265,6 +265,7 @@ main(int argc, char **argv)
 		goto out;
 	}
 	node_case_cfg(&cfg, &cc);
+	cc.rebuild_new = true; /* a lost database comes back from TL_EVENTS */
 	node_bus_port(nb, &port);
 	if ((e = case_open(db, &cc, &port, &cn)) != TL_OK) {
 		log_err("cannot prepare the case database (%s)", tl_strerror(e));

@@ -54,6 +54,9 @@ void node_case_cfg(const struct node_cfg *c, struct case_cfg *out);
 void node_user_name(const char *code, char *out, size_t outlen);        /* district-120116 */
 void node_lead_consumer(const char *code, char *out, size_t outlen);    /* district-120116 */
 void node_xfer_consumer(const char *code, char *out, size_t outlen);    /* district-120116-xfer */
+/* On TL_EVENTS, filter tl.event.<code>.>: read only to rebuild a lost
+ * database (case_apply_event). */
+void node_event_consumer(const char *code, char *out, size_t outlen);   /* district-120116-events */
 
 struct node_bus;
 

@@ -268,21 +268,144 @@ pump(struct worker *w, struct bus_consumer *c, bool xfer, int timeout_ms, int *e
 	return TL_OK;
 }
 
+/* Rebuilding: one batch of the district's own events, applied in stream
+ * order.  An event whose case is not here yet stops the batch: it and the
+ * rest are handed back (nak, no delay, so that they come again first and
+ * in order) while leads are still coming in; once leads and transfers are
+ * drained (leads_idle) and it came ten times, it has no case to go to and
+ * is terminated.  *got counts the events fetched (held ones too). */
+static enum tl_err
+pump_events(struct worker *w, struct bus_consumer *c, bool leads_idle, int timeout_ms, int *errors, int *got)
+{
+	struct bus_batch bt;
+	int counts[3] = { 0 }, orphans = 0;
+	bool hold = false;
+	enum tl_err e;
+
+	*got = 0;
+	if ((e = bus_fetch(c, w->batch, timeout_ms, &bt)) != TL_OK) {
+		if ((*errors)++ % 20 == 0)
+			log_warn("district %s: event fetch failed (%s); retrying", w->nc->code, tl_strerror(e));
+		nap(w, 500);
+		return TL_OK;
+	}
+	*errors = 0;
+	*got = bt.count;
+	for (int i = 0; i < bt.count; i++) {
+		struct bus_msg *m = bt.msgs[i];
+		enum case_ingest out = CASE_IN_REJECT;
+		uint64_t sseq = 0, delivered = 0;
+		const char *data;
+		size_t len;
+		enum tl_err se;
+
+		if (hold) {
+			se = bus_msg_nak(m, 0);
+			goto settled;
+		}
+		data = bus_msg_data(m, &len);
+		(void)bus_msg_meta(m, &sseq, &delivered);
+		e = case_apply_event(w->cn, bus_msg_subject(m), data, len, sseq, &out);
+		if (e == TL_EIO) {
+			log_err("district %s: fatal database error; stopping", w->nc->code);
+			bus_batch_free(&bt);
+			return e;
+		}
+		/* Another district's consumer (transfers, one database for
+		 * both) may still be catching up: give it a few rounds. */
+		if (e == TL_ENOTFOUND && leads_idle && delivered >= 10) {
+			orphans++;
+			log_warn("district %s: event seq=%llu has no case here; skipped", w->nc->code,
+			         (unsigned long long)sseq);
+			se = bus_msg_term(m);
+		} else if (e != TL_OK) {
+			hold = true;
+			se = bus_msg_nak(m, 0);
+		} else {
+			counts[out]++;
+			se = out == CASE_IN_REJECT ? bus_msg_term(m) : bus_msg_ack(m);
+		}
+settled:
+		if (se != TL_OK)
+			log_warn("district %s: settling an event failed (%s); it will be redelivered", w->nc->code,
+			         tl_strerror(se));
+	}
+	if (bt.count)
+		log_info("district %s: rebuild batch of %d: applied=%d known=%d rejected=%d orphaned=%d held=%s",
+		         w->nc->code, bt.count, counts[CASE_IN_NEW], counts[CASE_IN_DUP], counts[CASE_IN_REJECT],
+		         orphans, hold ? "yes" : "no");
+	bus_batch_free(&bt);
+	return TL_OK;
+}
+
 static void *
 worker_main(void *arg)
 {
 	struct worker *w = arg;
-	struct bus_consumer *leads = NULL, *xfers = NULL;
-	char dl[48], dx[48];
-	int lerr = 0, xerr = 0;
+	struct bus_consumer *leads = NULL, *xfers = NULL, *events = NULL;
+	char dl[48], dx[48], de[48];
+	int lerr = 0, xerr = 0, eerr = 0, quiet = 0;
+	bool rebuild = case_rebuilding(w->cn, w->nc->code);
 
 	node_lead_consumer(w->nc->code, dl, sizeof(dl));
 	node_xfer_consumer(w->nc->code, dx, sizeof(dx));
+	node_event_consumer(w->nc->code, de, sizeof(de));
 	if (bind_wait(w, WIRE_STREAM_LEADS, dl, &leads) != TL_OK ||
-	    bind_wait(w, WIRE_STREAM_XFER, dx, &xfers) != TL_OK)
+	    bind_wait(w, WIRE_STREAM_XFER, dx, &xfers) != TL_OK ||
+	    (rebuild && bind_wait(w, WIRE_STREAM_EVENTS, de, &events) != TL_OK))
 		goto out;
+	if (rebuild) {
+		int egot = 0;
+
+		/* Before the first lead: a new node whose district has no events
+		 * yet (a new deployment) has nothing to rebuild. */
+		if (pump_events(w, events, false, 1000, &eerr, &egot) == TL_EIO) {
+			atomic_store(w->fatal, 1);
+			goto out;
+		}
+		if (egot == 0 && eerr == 0)
+			quiet = 3;
+		else
+			log_info("district %s: new database; rebuilding cases from %s", w->nc->code,
+			         WIRE_STREAM_EVENTS);
+	}
 	while (!stopping(w)) {
-		int got = 0, xgot = 0;
+		int got = 0, xgot = 0, egot = 0, opened = 0;
+
+		if (rebuild) {
+			/* Leads first, then the events that refer to them.  The rebuild
+			 * ends after a few rounds in which nothing came in at all. */
+			enum tl_err e;
+
+			if (quiet < 3) {
+				e = pump(w, leads, false, 200, &lerr, &got);
+				if (e == TL_OK)
+					e = pump(w, xfers, true, 50, &xerr, &xgot);
+				if (e == TL_OK)
+					e = pump_events(w, events, got == 0 && xgot == 0, 100, &eerr, &egot);
+				if (e == TL_EIO) {
+					atomic_store(w->fatal, 1);
+					break;
+				}
+				quiet = got || xgot || egot || lerr || xerr || eerr ? 0 : quiet + 1;
+				continue;
+			}
+			if ((e = case_rebuild_done(w->cn, w->nc->code, &opened)) == TL_EIO) {
+				atomic_store(w->fatal, 1);
+				break;
+			}
+			if (e != TL_OK) {
+				log_warn("district %s: ending the rebuild failed (%s); retrying", w->nc->code,
+				         tl_strerror(e));
+				continue;
+			}
+			log_info("district %s: rebuild from %s done (%d case(s) without events reopened)",
+			         w->nc->code, WIRE_STREAM_EVENTS, opened);
+			rebuild = false;
+			bus_consumer_free(events);
+			events = NULL;
+			continue;
+		}
 
 		/* While leads are flowing, only glance at transfers: a full 100 ms
 		 * wait after every batch cost more than half of the consume rate
@@ -296,6 +419,7 @@ worker_main(void *arg)
 out:
 	bus_consumer_free(leads);
 	bus_consumer_free(xfers);
+	bus_consumer_free(events);
 	return NULL;
 }
 

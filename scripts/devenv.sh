@@ -134,6 +134,9 @@ _devenv_district_user() {
 		    "\$JS.API.CONSUMER.INFO.TL_XFER.district-$d-xfer" \
 		    "\$JS.API.CONSUMER.MSG.NEXT.TL_XFER.district-$d-xfer" \
 		    "\$JS.ACK.TL_XFER.district-$d-xfer.>" \
+		    "\$JS.API.CONSUMER.INFO.TL_EVENTS.district-$d-events" \
+		    "\$JS.API.CONSUMER.MSG.NEXT.TL_EVENTS.district-$d-events" \
+		    "\$JS.ACK.TL_EVENTS.district-$d-events.>" \
 		    "tl.event.$d.>" "tl.xfer.*.$d.*" \
 		    "\$KV.TL_CLAIMS.$d.>" \
 		    '$JS.API.STREAM.INFO.KV_TL_CLAIMS' \

@@ -28,6 +28,7 @@ u=district-$A
 # Its own work: allowed.
 try "$u" pub "\$JS.API.CONSUMER.MSG.NEXT.TL_LEADS.district-$A" allowed
 try "$u" pub "\$JS.API.CONSUMER.MSG.NEXT.TL_XFER.district-$A-xfer" allowed
+try "$u" pub "\$JS.API.CONSUMER.MSG.NEXT.TL_EVENTS.district-$A-events" allowed
 try "$u" pub "tl.event.$A.0123456789abcdef0123456789abcdef.claimed" allowed
 try "$u" pub "tl.xfer.$B.$A.0123456789abcdef0123456789abcdef" allowed
 try "$u" pub "\$KV.TL_CLAIMS.$A.0123456789abcdef0123456789abcdef" allowed
@@ -37,6 +38,15 @@ try "$u" sub "_INBOX_district_$A.x" allowed
 try "$u" pub "\$JS.API.CONSUMER.MSG.NEXT.TL_LEADS.district-$B" denied
 try "$u" pub "\$JS.API.CONSUMER.INFO.TL_LEADS.district-$B" denied
 try "$u" pub "\$JS.API.CONSUMER.MSG.NEXT.TL_XFER.district-$B-xfer" denied
+# B's events (rebuild reads only its own, through its own durable).
+try "$u" pub "\$JS.API.CONSUMER.MSG.NEXT.TL_EVENTS.district-$B-events" denied
+try "$u" pub "\$JS.API.CONSUMER.INFO.TL_EVENTS.district-$B-events" denied
+try "$u" pub "\$JS.ACK.TL_EVENTS.district-$B-events.1.1.1.1.1" denied
+try "$u" sub "tl.event.$B.>" denied
+try "$u" sub "tl.event.$A.>" denied
+try "$u" pub '$JS.API.STREAM.MSG.GET.TL_EVENTS' denied
+try "$u" pub '$JS.API.CONSUMER.CREATE.TL_EVENTS' denied
+try "$u" pub "\$JS.API.CONSUMER.DURABLE.CREATE.TL_EVENTS.spy" denied
 try "$u" pub "\$JS.ACK.TL_LEADS.district-$B.1.1.1.1.1" denied
 try "$u" sub "tl.lead.$B" denied
 try "$u" sub 'tl.lead.>' denied

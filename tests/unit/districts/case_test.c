@@ -165,6 +165,7 @@ struct fx {
 	struct case_port port;
 	struct cal cal;
 	struct node n[3];
+	bool rebuild_new; /* node_open: a new database rebuilds from TL_EVENTS */
 };
 
 static void
@@ -179,6 +180,7 @@ node_open(struct fx *f, int i, const char *const *districts, size_t nd)
 	cfg.lease_ms = 72 * HOUR;
 	cfg.idle_ms = 48 * HOUR;
 	cfg.cal = &f->cal;
+	cfg.rebuild_new = f->rebuild_new;
 	char dir[64];
 
 	memcpy(dir, f->dir, sizeof(dir)); /* snprintf must not read from the struct it writes */
@@ -752,6 +754,103 @@ test_outbox_survives_bus_down(void **state)
 	assert_int_equal(count_pubs(f, ".claimed"), before + 1);
 }
 
+/* Prints a case view without the free text events do not carry. */
+static void
+view_text(struct fx *f, int i, const struct case_actor *a, const char *id, char *out, size_t outlen)
+{
+	struct case_view v;
+	size_t o = 0;
+
+	assert_int_equal(case_get(f->n[i].cn, a, id, &v), TL_OK);
+	o += (size_t)snprintf(out + o, outlen - o, "%s %s %s holder=%s due=%lld/%s overdue=%d f=%d r=%d t=%d v=%s\n",
+	                      v.s.lead_id, v.s.district, v.s.state, v.s.holder, (long long)v.s.due_ms,
+	                      v.s.due_step, v.s.overdue, v.s.findings, v.s.reports, v.s.transfers, v.verdict);
+	for (size_t k = 0; k < v.nfindings && o < outlen; k++)
+		o += (size_t)snprintf(out + o, outlen - o, "finding %s %s %s %lld %lld %s\n", v.findings[k].agency,
+		                      v.findings[k].check, v.findings[k].result, (long long)v.findings[k].checked_ms,
+		                      (long long)v.findings[k].recorded_ms, v.findings[k].recorded_by);
+	for (size_t k = 0; k < v.nhistory && o < outlen; k++)
+		o += (size_t)snprintf(out + o, outlen - o, "event %llu %s %s\n", (unsigned long long)v.history[k].seq,
+		                      v.history[k].type, v.history[k].event);
+	assert_true(o < outlen);
+	case_view_free(&v);
+}
+
+static void
+test_rebuild_from_events(void **state)
+{
+	struct fx *f = *state;
+	static const char *const d1[] = { D1 };
+	struct case_verdict un = { 0 };
+	struct buf lead[2];
+	char id[2][ID_HEX_LEN + 1], subj[160], before[2][8192], after[8192];
+	const char *const *ds = d1;
+	int npub, opened;
+	enum case_ingest out;
+
+	/* Node 0 works on two cases; node 1's database is lost. */
+	for (int k = 0; k < 2; k++) {
+		make_lead(D1, MON10, id[k], &lead[k]);
+		assert_int_equal(case_ingest_lead(f->n[0].cn, "tl.lead." D1, lead[k].data, lead[k].len, &out), TL_OK);
+	}
+	assert_int_equal(case_claim(f->n[0].cn, &alice, id[0]), TL_OK);
+	finding(f, 0, &alice, id[0], "grid", TL_OK);
+	finding(f, 0, &alice, id[0], "samr", TL_OK);
+	assert_int_equal(case_record_verdict(f->n[0].cn, &sue, id[0], &un), TL_OK);
+	assert_int_equal(case_reopen(f->n[0].cn, &sue, id[0], "new evidence"), TL_OK);
+	assert_int_equal(case_claim(f->n[0].cn, &bob, id[0]), TL_OK);
+	assert_int_equal(case_claim(f->n[0].cn, &alice, id[1]), TL_OK);
+	assert_int_equal(case_take_over(f->n[0].cn, &sue, id[1], "holder on leave"), TL_OK);
+	for (int k = 0; k < 2; k++)
+		view_text(f, 0, &sue, id[k], before[k], sizeof(before[k]));
+
+	/* Node 0's database is lost; a new one (rebuild_new) takes its place. */
+	case_close(f->n[0].cn);
+	db_close(f->n[0].db);
+	unlink(f->n[0].path);
+	f->rebuild_new = true;
+	node_open(f, 0, ds, 1);
+	assert_true(case_rebuilding(f->n[0].cn, D1));
+	/* Nobody acts while rebuilding. */
+	assert_int_equal(case_claim(f->n[0].cn, &alice, id[1]), TL_EUNAVAIL);
+	npub = f->fb.npub;
+	/* An event whose lead is not back yet waits. */
+	assert_int_equal(case_apply_event(f->n[0].cn, f->fb.pubs[0].subject, f->fb.pubs[0].body,
+	                                  strlen(f->fb.pubs[0].body), 1, &out), TL_ENOTFOUND);
+	for (int k = 0; k < 2; k++) {
+		assert_int_equal(case_ingest_lead(f->n[0].cn, "tl.lead." D1, lead[k].data, lead[k].len, &out), TL_OK);
+		assert_int_equal(out, CASE_IN_NEW);
+		buf_free(&lead[k]);
+	}
+	/* Every event, twice: the second time each one is known. */
+	for (int round = 0; round < 2; round++)
+		for (int i = 0; i < npub; i++) {
+			const struct pub *p = &f->fb.pubs[i];
+			assert_int_equal(case_apply_event(f->n[0].cn, p->subject, p->body, strlen(p->body),
+			                                  (uint64_t)i + 1, &out), TL_OK);
+			assert_int_equal(out, round == 0 ? CASE_IN_NEW : CASE_IN_DUP);
+		}
+	/* Another district's event, or one whose subject lies: rejected. */
+	snprintf(subj, sizeof(subj), "tl.event.%s.%s.opened", D2, id[0]);
+	assert_int_equal(case_apply_event(f->n[0].cn, subj, f->fb.pubs[0].body, strlen(f->fb.pubs[0].body), 99, &out),
+	                 TL_OK);
+	assert_int_equal(out, CASE_IN_REJECT);
+	assert_int_equal(case_rebuild_done(f->n[0].cn, D1, &opened), TL_OK);
+	assert_int_equal(opened, 0);
+	assert_false(case_rebuilding(f->n[0].cn, D1));
+	/* Same cases, findings (codes), holders, verdicts and history; nothing
+	 * was published again. */
+	assert_int_equal(f->fb.npub, npub);
+	for (int k = 0; k < 2; k++) {
+		view_text(f, 0, &sue, id[k], after, sizeof(after));
+		assert_string_equal(after, before[k]);
+	}
+	/* Work goes on: the next event continues the sequence, under a new epoch. */
+	assert_int_equal(case_release(f->n[0].cn, &bob, id[0]), TL_OK);
+	assert_int_equal(f->fb.npub, npub + 1);
+	assert_non_null(strstr(f->fb.pubs[npub].body, "\"seq\":8"));
+}
+
 int
 main(void)
 {
@@ -766,6 +865,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_deadlines_and_idle, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_calendar, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_outbox_survives_bus_down, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rebuild_from_events, setup, teardown),
 	};
 
 	log_init("case_test", LOG_ERR);
