@@ -19,6 +19,7 @@
  * rather than by the tipline CLI, which does not link SQLCipher.
  */
 #include "compat.h"
+#include "daemon.h"
 #include "auth.h"
 #include "case.h"
 #include "console.h"
@@ -54,20 +55,6 @@ usage(FILE *f)
 	           "  DISTRICT   a district code (120101 ... 120119), 120000 for the city office\n"
 	           "  The password is read from standard input (one line), or prompted for\n"
 	           "  twice when standard input is a terminal.\n");
-}
-
-static int
-install_signals(void)
-{
-	struct sigaction sa;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	if (sigaction(SIGTERM, &sa, NULL) != 0 || sigaction(SIGINT, &sa, NULL) != 0)
-		return -1;
-	signal(SIGPIPE, SIG_IGN);
-	return 0;
 }
 
 /* Every district's password file must be loadable: checked by -n too. */
@@ -250,7 +237,7 @@ main(int argc, char **argv)
 		rc = user_command(db, argc - optind - 1, argv + optind + 1);
 		goto out;
 	}
-	if (install_signals() != 0) {
+	if (daemon_stop_signals(on_signal) != 0) {
 		log_err("cannot install signal handlers");
 		goto out;
 	}

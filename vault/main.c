@@ -9,6 +9,7 @@
  * exits 0, or prints the problem and exits 1.
  */
 #include "compat.h"
+#include "daemon.h"
 #include "bus.h"
 #include "db.h"
 #include "log.h"
@@ -33,21 +34,6 @@ usage(FILE *f)
 	fprintf(f, "usage: tipline-vault -c CONFIG [-n]\n"
 	           "  -c CONFIG  configuration file (INI)\n"
 	           "  -n         check the configuration and keys, print \"config ok\", exit\n");
-}
-
-static int
-install_signals(void)
-{
-	struct sigaction sa;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	/* No SA_RESTART: a blocking wait should notice the stop promptly. */
-	if (sigaction(SIGTERM, &sa, NULL) != 0 || sigaction(SIGINT, &sa, NULL) != 0)
-		return -1;
-	signal(SIGPIPE, SIG_IGN);
-	return 0;
 }
 
 int
@@ -107,7 +93,7 @@ main(int argc, char **argv)
 		rc = 0;
 		goto out;
 	}
-	if (install_signals() != 0) {
+	if (daemon_stop_signals(on_signal) != 0) {
 		log_err("cannot install signal handlers");
 		goto out;
 	}
