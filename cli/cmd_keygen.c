@@ -175,20 +175,59 @@ make_password(const char *dir, const char *name)
 	return 0;
 }
 
-/* The vault's crypto_box key pair.  If only the secret key survives, the
- * public key is derived again; a public key without its secret key is an
- * operator mistake we will not paper over by minting a new pair. */
+/* A key pair kind: sizes, how to mint a pair, and how to derive (and so
+ * check) the public key from a surviving secret key. */
+struct pair_kind {
+	const char *what;
+	size_t sk_len, pk_len;
+	int (*keypair)(unsigned char *pk, unsigned char *sk);
+	int (*derive)(unsigned char *pk, const unsigned char *sk);
+};
+
 static int
-make_box_pair(const char *dir)
+box_derive(unsigned char *pk, const unsigned char *sk)
+{
+	return crypto_scalarmult_base(pk, sk);
+}
+
+/* An Ed25519 secret key is seed || public key: rebuild it from the seed
+ * and insist it matches, so a damaged file is refused, not re-published. */
+static int
+sign_derive(unsigned char *pk, const unsigned char *sk)
+{
+	unsigned char seed[crypto_sign_SEEDBYTES], *sk2 = sodium_malloc(crypto_sign_SECRETKEYBYTES);
+	int rc = -1;
+
+	if (!sk2)
+		return -1;
+	crypto_sign_ed25519_sk_to_seed(seed, sk);
+	if (crypto_sign_seed_keypair(pk, sk2, seed) == 0 &&
+	    sodium_memcmp(sk, sk2, crypto_sign_SECRETKEYBYTES) == 0)
+		rc = 0;
+	sodium_memzero(seed, sizeof(seed));
+	secret_free(sk2);
+	return rc;
+}
+
+static const struct pair_kind box_kind = { "X25519", crypto_box_SECRETKEYBYTES,
+	                                   crypto_box_PUBLICKEYBYTES, crypto_box_keypair, box_derive };
+static const struct pair_kind sign_kind = { "Ed25519", crypto_sign_SECRETKEYBYTES,
+	                                    crypto_sign_PUBLICKEYBYTES, crypto_sign_keypair, sign_derive };
+
+/* One key pair in dir.  If only the secret key survives, the public key is
+ * derived again; a public key without its secret key is an operator
+ * mistake we will not paper over by minting a new pair. */
+static int
+make_pair(const char *dir, const char *skname, const char *pkname, const struct pair_kind *k)
 {
 	char skpath[4096], pkpath[4096], why[512];
-	unsigned char *sk = NULL, pk[crypto_box_PUBLICKEYBYTES];
+	unsigned char *sk = NULL, pk[64];
 	bool have_sk, have_pk;
 	enum tl_err e;
 	int rc = -1;
 
-	if (path_join(skpath, sizeof(skpath), dir, "vault-box.key") != 0 ||
-	    path_join(pkpath, sizeof(pkpath), dir, "vault-box.pub") != 0)
+	if (k->pk_len > sizeof(pk) || path_join(skpath, sizeof(skpath), dir, skname) != 0 ||
+	    path_join(pkpath, sizeof(pkpath), dir, pkname) != 0)
 		return -1;
 	have_sk = exists(skpath);
 	have_pk = exists(pkpath);
@@ -202,30 +241,26 @@ make_box_pair(const char *dir)
 		                " remove the public key\n", pkpath, skpath);
 		return -1;
 	}
-	if (!(sk = sodium_malloc(crypto_box_SECRETKEYBYTES)))
-		return -1;
 	if (have_sk) {
-		secret_free(sk);
-		sk = NULL;
-		if ((e = secret_load(skpath, crypto_box_SECRETKEYBYTES, &sk, why, sizeof(why))) != TL_OK) {
+		if ((e = secret_load(skpath, k->sk_len, &sk, why, sizeof(why))) != TL_OK) {
 			fprintf(stderr, "tipline keygen: %s\n", why);
 			goto out;
 		}
-		if (crypto_scalarmult_base(pk, sk) != 0) {
-			fprintf(stderr, "tipline keygen: %s: invalid secret key\n", skpath);
+		if (k->derive(pk, sk) != 0) {
+			fprintf(stderr, "tipline keygen: %s: invalid %s secret key\n", skpath, k->what);
 			goto out;
 		}
 		report("kept", skpath);
 	} else {
-		if (crypto_box_keypair(pk, sk) != 0)
+		if (!(sk = sodium_malloc(k->sk_len)) || k->keypair(pk, sk) != 0)
 			goto out;
-		if ((e = key_write(skpath, sk, crypto_box_SECRETKEYBYTES, 0600)) != TL_OK) {
+		if ((e = key_write(skpath, sk, k->sk_len, 0600)) != TL_OK) {
 			fprintf(stderr, "tipline keygen: %s: %s\n", skpath, tl_strerror(e));
 			goto out;
 		}
 		report("created", skpath);
 	}
-	if ((e = key_write(pkpath, pk, sizeof(pk), 0644)) != TL_OK) {
+	if ((e = key_write(pkpath, pk, k->pk_len, 0644)) != TL_OK) {
 		fprintf(stderr, "tipline keygen: %s: %s\n", pkpath, tl_strerror(e));
 		goto out;
 	}
@@ -237,75 +272,18 @@ out:
 }
 
 /* Ed25519 audit-chain signing pairs, one per service that keeps an audit
- * chain (common/audit.h).  Same rules as the box pair: a secret key alone
- * gets its public key derived again; a public key alone is refused. */
+ * chain (common/audit.h). */
 static const char *const audit_services[] = { "vault", "payouts" };
 
 static int
 make_sign_pair(const char *dir, const char *service)
 {
-	char skpath[4096], pkpath[4096], name[64], why[512];
-	unsigned char *sk = NULL, *sk2 = NULL, pk[crypto_sign_PUBLICKEYBYTES];
-	unsigned char seed[crypto_sign_SEEDBYTES];
-	bool have_sk, have_pk;
-	enum tl_err e;
-	int rc = -1;
+	char skname[64], pkname[64];
 
-	if ((size_t)snprintf(name, sizeof(name), "audit-%s.key", service) >= sizeof(name) ||
-	    path_join(skpath, sizeof(skpath), dir, name) != 0)
+	if ((size_t)snprintf(skname, sizeof(skname), "audit-%s.key", service) >= sizeof(skname) ||
+	    (size_t)snprintf(pkname, sizeof(pkname), "audit-%s.pub", service) >= sizeof(pkname))
 		return -1;
-	if ((size_t)snprintf(name, sizeof(name), "audit-%s.pub", service) >= sizeof(name) ||
-	    path_join(pkpath, sizeof(pkpath), dir, name) != 0)
-		return -1;
-	have_sk = exists(skpath);
-	have_pk = exists(pkpath);
-	if (have_sk && have_pk) {
-		report("kept", skpath);
-		report("kept", pkpath);
-		return 0;
-	}
-	if (have_pk) {
-		fprintf(stderr, "tipline keygen: %s exists without %s; restore the secret key or"
-		                " remove the public key\n", pkpath, skpath);
-		return -1;
-	}
-	if (have_sk) {
-		if ((e = secret_load(skpath, crypto_sign_SECRETKEYBYTES, &sk, why, sizeof(why))) != TL_OK) {
-			fprintf(stderr, "tipline keygen: %s\n", why);
-			goto out;
-		}
-		/* The secret key is seed || public key; check it is consistent. */
-		if (!(sk2 = sodium_malloc(crypto_sign_SECRETKEYBYTES)))
-			goto out;
-		crypto_sign_ed25519_sk_to_seed(seed, sk);
-		if (crypto_sign_seed_keypair(pk, sk2, seed) != 0 ||
-		    sodium_memcmp(sk, sk2, crypto_sign_SECRETKEYBYTES) != 0) {
-			fprintf(stderr, "tipline keygen: %s: invalid Ed25519 secret key\n", skpath);
-			goto out;
-		}
-		report("kept", skpath);
-	} else {
-		if (!(sk = sodium_malloc(crypto_sign_SECRETKEYBYTES)))
-			goto out;
-		if (crypto_sign_keypair(pk, sk) != 0)
-			goto out;
-		if ((e = key_write(skpath, sk, crypto_sign_SECRETKEYBYTES, 0600)) != TL_OK) {
-			fprintf(stderr, "tipline keygen: %s: %s\n", skpath, tl_strerror(e));
-			goto out;
-		}
-		report("created", skpath);
-	}
-	if ((e = key_write(pkpath, pk, sizeof(pk), 0644)) != TL_OK) {
-		fprintf(stderr, "tipline keygen: %s: %s\n", pkpath, tl_strerror(e));
-		goto out;
-	}
-	report("created", pkpath);
-	rc = 0;
-out:
-	sodium_memzero(seed, sizeof(seed));
-	secret_free(sk2);
-	secret_free(sk);
-	return rc;
+	return make_pair(dir, skname, pkname, &sign_kind);
 }
 
 int
@@ -337,7 +315,7 @@ cmd_keygen(int argc, char **argv)
 	dir = argv[1];
 	if (prepare_dir(dir) != 0)
 		return 1;
-	if (make_box_pair(dir) != 0)
+	if (make_pair(dir, "vault-box.key", "vault-box.pub", &box_kind) != 0)
 		rc = 1;
 	for (size_t i = 0; i < TL_ARRAY_LEN(audit_services); i++)
 		if (make_sign_pair(dir, audit_services[i]) != 0)
