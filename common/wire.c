@@ -452,53 +452,6 @@ wire_lead_free(struct wire_lead *m)
 
 /* ---- status ---- */
 
-static const char *const statuses[] = {
-	"received", "under_investigation", "verified", "unfounded", "award_approved",
-	"claim_received", "paid", "forfeited",
-};
-
-static bool
-status_valid(const char *s)
-{
-	for (size_t i = 0; i < TL_ARRAY_LEN(statuses); i++)
-		if (strcmp(s, statuses[i]) == 0)
-			return true;
-	return false;
-}
-
-enum tl_err
-wire_status_encode(const struct wire_status *m, struct buf *out)
-{
-	json_t *o = header("status");
-	enum tl_err e = TL_EINVAL;
-
-	if (!o)
-		return TL_ENOMEM;
-	if (!status_valid(m->status) || !set_str(o, "status", m->status) ||
-	    !set_time(o, "updated_at", m->updated_ms))
-		goto out;
-	e = dump(o, out);
-out:
-	json_decref(o);
-	return e;
-}
-
-enum tl_err
-wire_status_decode(const char *data, size_t len, struct wire_status *m)
-{
-	json_t *j;
-	enum tl_err e;
-
-	memset(m, 0, sizeof(*m));
-	if ((e = load(data, len, "status", &j)) != TL_OK)
-		return e;
-	if (get_fixed(j, "status", m->status, sizeof(m->status)) != TL_OK || !status_valid(m->status) ||
-	    get_time(j, "updated_at", &m->updated_ms) != TL_OK)
-		e = TL_EPROTO;
-	json_decref(j);
-	return e;
-}
-
 /* ==== district events, claims, transfers ==== */
 
 static const char *const event_names[WIRE_EV_NTYPES_] = {
@@ -1028,4 +981,580 @@ wire_xfer_free(struct wire_xfer *m)
 {
 	free(m->lead);
 	m->lead = NULL;
+}
+
+/* ==== reporter status (TL_STATUS) ==== */
+
+static const char *const statuses[] = {
+	"received", "investigating", "verified", "unfounded", "award_approved",
+	"claim_received", "claim_refused", "paid", "forfeited",
+};
+static const char *const refusals[] = { "excluded", "invalid_id", "invalid_payee", "bank_rejected" };
+static const char *const ineligible[] = { "excluded", "invalid_id", "invalid_payee" };
+static const char *const reveal_errors[] = {
+	"bad_request", "signature", "rules", "unknown_payee", "not_eligible", "internal",
+};
+
+bool wire_status_valid(const char *s) { return s && in_set(s, statuses, TL_ARRAY_LEN(statuses)); }
+bool wire_refusal_valid(const char *s) { return s && in_set(s, refusals, TL_ARRAY_LEN(refusals)); }
+
+/* Which extra fields a status carries: the decoder requires exactly these,
+ * so a reader can rely on an amount being there when it says "paid". */
+static void
+status_needs(const char *st, bool *amount, bool *claim_by, bool *reason)
+{
+	*amount = strcmp(st, "award_approved") == 0 || strcmp(st, "claim_received") == 0 ||
+	          strcmp(st, "claim_refused") == 0 || strcmp(st, "paid") == 0 ||
+	          strcmp(st, "forfeited") == 0;
+	*claim_by = strcmp(st, "award_approved") == 0 || strcmp(st, "claim_refused") == 0;
+	*reason = strcmp(st, "claim_refused") == 0;
+}
+
+static bool
+status_fields_ok(const struct wire_status *m)
+{
+	bool amount, claim_by, reason;
+
+	if (!wire_status_valid(m->status) || m->updated_ms < 0)
+		return false;
+	status_needs(m->status, &amount, &claim_by, &reason);
+	if (amount ? (m->amount_fen <= 0 || m->amount_fen > WIRE_MAX_FEN) : m->amount_fen != 0)
+		return false;
+	if (claim_by ? m->claim_by_ms <= 0 : m->claim_by_ms != 0)
+		return false;
+	if (reason ? !wire_refusal_valid(m->reason) : m->reason[0] != '\0')
+		return false;
+	return true;
+}
+
+enum tl_err
+wire_status_encode(const struct wire_status *m, struct buf *out)
+{
+	json_t *o;
+	enum tl_err e = TL_EINVAL;
+
+	if (!status_fields_ok(m))
+		return TL_EINVAL;
+	if (!(o = header("status")))
+		return TL_ENOMEM;
+	if (!set_str(o, "status", m->status) || !set_time(o, "updated_at", m->updated_ms))
+		goto out;
+	if (m->amount_fen && !set_int(o, "amount_fen", m->amount_fen))
+		goto out;
+	if (m->claim_by_ms && !set_time(o, "claim_by", m->claim_by_ms))
+		goto out;
+	if (m->reason[0] && !set_str(o, "reason", m->reason))
+		goto out;
+	e = dump(o, out);
+out:
+	json_decref(o);
+	return e;
+}
+
+static const char *const status_keys[] = { "v", "type", "status", "updated_at", "amount_fen",
+	                                   "claim_by", "reason" };
+
+enum tl_err
+wire_status_decode(const char *data, size_t len, struct wire_status *m)
+{
+	json_t *j;
+	enum tl_err e;
+
+	memset(m, 0, sizeof(*m));
+	if ((e = load(data, len, "status", &j)) != TL_OK)
+		return e;
+	e = TL_EPROTO;
+	if (!only_keys(j, status_keys, TL_ARRAY_LEN(status_keys)) ||
+	    get_fixed(j, "status", m->status, sizeof(m->status)) != TL_OK ||
+	    get_time(j, "updated_at", &m->updated_ms) != TL_OK)
+		goto out;
+	if (json_object_get(j, "amount_fen") &&
+	    get_int(j, "amount_fen", 1, WIRE_MAX_FEN, &m->amount_fen) != TL_OK)
+		goto out;
+	if (json_object_get(j, "claim_by") && get_time(j, "claim_by", &m->claim_by_ms) != TL_OK)
+		goto out;
+	if (json_object_get(j, "reason") && get_fixed(j, "reason", m->reason, sizeof(m->reason)) != TL_OK)
+		goto out;
+	if (status_fields_ok(m))
+		e = TL_OK;
+out:
+	json_decref(j);
+	if (e != TL_OK)
+		memset(m, 0, sizeof(*m));
+	return e;
+}
+
+/* ==== award claims, eligibility, payee reveal ==== */
+
+/* base64 (original variant) of bin into a new string; NULL on failure. */
+static char *
+b64_new(const unsigned char *bin, size_t len)
+{
+	size_t n = sodium_base64_encoded_len(len, sodium_base64_VARIANT_ORIGINAL);
+	char *b = NULL;
+
+	if (len == 0 || n > WIRE_MAX_MSG || !(b = malloc(n)))
+		return NULL;
+	sodium_bin2base64(b, n, bin, len, sodium_base64_VARIANT_ORIGINAL);
+	return b;
+}
+
+/* Decodes a required base64 field holding a sealed box (longer than the
+ * seal overhead).  *bin is malloc'd. */
+static enum tl_err
+get_sealed(json_t *o, const char *k, unsigned char **bin, size_t *binlen)
+{
+	json_t *s = json_object_get(o, k);
+	size_t n;
+
+	*bin = NULL;
+	*binlen = 0;
+	if (!json_is_string(s) || (n = json_string_length(s)) == 0 || n > WIRE_MAX_MSG)
+		return TL_EPROTO;
+	if (!(*bin = malloc(n)))
+		return TL_ENOMEM;
+	if (sodium_base642bin(*bin, n, json_string_value(s), n, NULL, binlen, NULL,
+	                      sodium_base64_VARIANT_ORIGINAL) != 0 ||
+	    *binlen <= crypto_box_SEALBYTES) {
+		free(*bin);
+		*bin = NULL;
+		*binlen = 0;
+		return TL_EPROTO;
+	}
+	return TL_OK;
+}
+
+static bool
+set_sealed(json_t *o, const char *k, const unsigned char *bin, size_t len)
+{
+	char *b;
+	bool ok;
+
+	if (len <= crypto_box_SEALBYTES || !(b = b64_new(bin, len)))
+		return false;
+	ok = set_str(o, k, b);
+	free(b);
+	return ok;
+}
+
+static bool
+payee_field_ok(const char *s)
+{
+	size_t n = s ? strlen(s) : 0;
+
+	return n > 0 && n <= WIRE_PAYEE_FIELD_MAX && utf8_valid(s, n, NULL);
+}
+
+static const char *const payee_keys[] = { "v", "type", "claim_id", "name", "id_number", "bank",
+	                                  "account", "phone" };
+
+enum tl_err
+wire_payee_encode(const struct wire_payee *m, struct buf *out)
+{
+	json_t *o;
+	enum tl_err e = TL_EINVAL;
+
+	if (!id_valid(m->claim_id) || !payee_field_ok(m->name) || !payee_field_ok(m->id_number) ||
+	    !payee_field_ok(m->bank) || !payee_field_ok(m->account) || !payee_field_ok(m->phone))
+		return TL_EINVAL;
+	/* jansson's allocator wipes on free (secret_init), as for identities. */
+	if (!(o = header("payee")))
+		return TL_ENOMEM;
+	if (!set_str(o, "claim_id", m->claim_id) || !set_str(o, "name", m->name) ||
+	    !set_str(o, "id_number", m->id_number) || !set_str(o, "bank", m->bank) ||
+	    !set_str(o, "account", m->account) || !set_str(o, "phone", m->phone))
+		goto out;
+	e = dump(o, out);
+out:
+	json_decref(o);
+	return e;
+}
+
+enum tl_err
+wire_payee_decode(const char *data, size_t len, struct wire_payee *m)
+{
+	json_t *j;
+	enum tl_err e;
+
+	memset(m, 0, sizeof(*m));
+	if ((e = load(data, len, "payee", &j)) != TL_OK)
+		return e;
+	if (!only_keys(j, payee_keys, TL_ARRAY_LEN(payee_keys)) ||
+	    (e = get_id(j, "claim_id", m->claim_id)) != TL_OK ||
+	    (e = get_str(j, "name", true, WIRE_PAYEE_FIELD_MAX, &m->name)) != TL_OK ||
+	    (e = get_str(j, "id_number", true, WIRE_PAYEE_FIELD_MAX, &m->id_number)) != TL_OK ||
+	    (e = get_str(j, "bank", true, WIRE_PAYEE_FIELD_MAX, &m->bank)) != TL_OK ||
+	    (e = get_str(j, "account", true, WIRE_PAYEE_FIELD_MAX, &m->account)) != TL_OK ||
+	    (e = get_str(j, "phone", true, WIRE_PAYEE_FIELD_MAX, &m->phone)) != TL_OK ||
+	    !payee_field_ok(m->name) || !payee_field_ok(m->id_number) || !payee_field_ok(m->bank) ||
+	    !payee_field_ok(m->account) || !payee_field_ok(m->phone)) {
+		if (e == TL_OK)
+			e = TL_EPROTO;
+		json_decref(j);
+		wire_payee_free(m);
+		return e;
+	}
+	json_decref(j);
+	return TL_OK;
+}
+
+void
+wire_payee_free(struct wire_payee *m)
+{
+	free_wipe(&m->name);
+	free_wipe(&m->id_number);
+	free_wipe(&m->bank);
+	free_wipe(&m->account);
+	free_wipe(&m->phone);
+}
+
+static const char *const payclaim_keys[] = { "v", "type", "claim_id", "status_key", "received_at",
+	                                     "sealed" };
+
+enum tl_err
+wire_payclaim_encode(const struct wire_payclaim *m, struct buf *out)
+{
+	json_t *o;
+	enum tl_err e = TL_EINVAL;
+
+	if (!id_valid(m->claim_id) || strlen(m->status_key) != STATUS_KEY_LEN || !m->sealed)
+		return TL_EINVAL;
+	if (!(o = header("payclaim")))
+		return TL_ENOMEM;
+	if (!set_str(o, "claim_id", m->claim_id) || !set_str(o, "status_key", m->status_key) ||
+	    !set_time(o, "received_at", m->received_ms) ||
+	    !set_sealed(o, "sealed", m->sealed, m->sealed_len))
+		goto out;
+	e = dump(o, out);
+out:
+	json_decref(o);
+	return e;
+}
+
+enum tl_err
+wire_payclaim_decode(const char *data, size_t len, struct wire_payclaim *m)
+{
+	json_t *j;
+	enum tl_err e;
+
+	memset(m, 0, sizeof(*m));
+	if ((e = load(data, len, "payclaim", &j)) != TL_OK)
+		return e;
+	if (!only_keys(j, payclaim_keys, TL_ARRAY_LEN(payclaim_keys)))
+		e = TL_EPROTO;
+	else if ((e = get_id(j, "claim_id", m->claim_id)) == TL_OK &&
+	         (e = get_status_key(j, m->status_key)) == TL_OK &&
+	         (e = get_time(j, "received_at", &m->received_ms)) == TL_OK)
+		e = get_sealed(j, "sealed", &m->sealed, &m->sealed_len);
+	json_decref(j);
+	if (e != TL_OK)
+		wire_payclaim_free(m);
+	return e;
+}
+
+void
+wire_payclaim_free(struct wire_payclaim *m)
+{
+	free(m->sealed);
+	m->sealed = NULL;
+	m->sealed_len = 0;
+}
+
+static const char *const elig_keys[] = { "v", "type", "claim_id", "report_id", "payee_ref",
+	                                 "eligible", "reason", "at" };
+
+static bool
+elig_ok(const struct wire_eligibility *m)
+{
+	if (!id_valid(m->claim_id) || !id_valid(m->report_id) || !id_valid(m->payee_ref))
+		return false;
+	return m->eligible ? m->reason[0] == '\0' : in_set(m->reason, ineligible, TL_ARRAY_LEN(ineligible));
+}
+
+enum tl_err
+wire_eligibility_encode(const struct wire_eligibility *m, struct buf *out)
+{
+	json_t *o;
+	enum tl_err e = TL_EINVAL;
+
+	if (!elig_ok(m))
+		return TL_EINVAL;
+	if (!(o = header("eligibility")))
+		return TL_ENOMEM;
+	if (!set_str(o, "claim_id", m->claim_id) || !set_str(o, "report_id", m->report_id) ||
+	    !set_str(o, "payee_ref", m->payee_ref) ||
+	    json_object_set_new(o, "eligible", json_boolean(m->eligible)) != 0 ||
+	    (!m->eligible && !set_str(o, "reason", m->reason)) || !set_time(o, "at", m->at_ms))
+		goto out;
+	e = dump(o, out);
+out:
+	json_decref(o);
+	return e;
+}
+
+enum tl_err
+wire_eligibility_decode(const char *data, size_t len, struct wire_eligibility *m)
+{
+	json_t *j, *b;
+	enum tl_err e;
+
+	memset(m, 0, sizeof(*m));
+	if ((e = load(data, len, "eligibility", &j)) != TL_OK)
+		return e;
+	e = TL_EPROTO;
+	b = json_object_get(j, "eligible");
+	if (!only_keys(j, elig_keys, TL_ARRAY_LEN(elig_keys)) || !json_is_boolean(b) ||
+	    get_id(j, "claim_id", m->claim_id) != TL_OK || get_id(j, "report_id", m->report_id) != TL_OK ||
+	    get_id(j, "payee_ref", m->payee_ref) != TL_OK || get_time(j, "at", &m->at_ms) != TL_OK)
+		goto out;
+	m->eligible = json_is_true(b);
+	if (json_object_get(j, "reason") && get_fixed(j, "reason", m->reason, sizeof(m->reason)) != TL_OK)
+		goto out;
+	if (elig_ok(m))
+		e = TL_OK;
+out:
+	json_decref(j);
+	if (e != TL_OK)
+		memset(m, 0, sizeof(*m));
+	return e;
+}
+
+static bool
+sig_hex_get(json_t *o, unsigned char sig[WIRE_SIG_LEN])
+{
+	json_t *s = json_object_get(o, "sig");
+	size_t binlen = 0;
+
+	if (!json_is_string(s) || json_string_length(s) != 2 * WIRE_SIG_LEN)
+		return false;
+	for (const char *p = json_string_value(s); *p; p++)
+		if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
+			return false;
+	return sodium_hex2bin(sig, WIRE_SIG_LEN, json_string_value(s), 2 * WIRE_SIG_LEN, NULL, &binlen,
+	                      NULL) == 0 &&
+	       binlen == WIRE_SIG_LEN;
+}
+
+static const char *const revreq_keys[] = { "v", "type", "request_id", "batch_id", "award",
+	                                   "approvals", "shares" };
+static const char *const approval_keys[] = { "staff_id", "sig" };
+static const char *const rshare_keys[] = { "share_idx", "report_id", "payee_ref" };
+
+static bool
+award_text_ok(const char *s)
+{
+	size_t n = s ? strlen(s) : 0;
+
+	return n > 0 && n <= WIRE_AWARD_TEXT_MAX && utf8_valid(s, n, NULL);
+}
+
+enum tl_err
+wire_reveal_req_encode(const struct wire_reveal_req *m, struct buf *out)
+{
+	json_t *o, *arr = NULL, *it;
+	char hex[2 * WIRE_SIG_LEN + 1];
+	enum tl_err e = TL_EINVAL;
+
+	if (!id_valid(m->request_id) || !id_valid(m->batch_id) || !award_text_ok(m->award) ||
+	    m->n_approvals == 0 || m->n_approvals > WIRE_MAX_APPROVALS || m->n_shares == 0 ||
+	    m->n_shares > WIRE_MAX_SHARES)
+		return TL_EINVAL;
+	if (!(o = header("reveal_req")))
+		return TL_ENOMEM;
+	if (!set_str(o, "request_id", m->request_id) || !set_str(o, "batch_id", m->batch_id) ||
+	    !set_str(o, "award", m->award) || !(arr = json_array()))
+		goto out;
+	for (size_t i = 0; i < m->n_approvals; i++) {
+		if (!wire_actor_valid(m->approvals[i].staff_id) || !(it = json_object()))
+			goto out;
+		sodium_bin2hex(hex, sizeof(hex), m->approvals[i].sig, WIRE_SIG_LEN);
+		if (json_array_append_new(arr, it) != 0 || !set_str(it, "staff_id", m->approvals[i].staff_id) ||
+		    !set_str(it, "sig", hex))
+			goto out;
+	}
+	if (json_object_set_new(o, "approvals", arr) != 0) {
+		arr = NULL;
+		goto out;
+	}
+	if (!(arr = json_array()))
+		goto out;
+	for (size_t i = 0; i < m->n_shares; i++) {
+		const struct wire_reveal_share *sh = &m->shares[i];
+
+		if (sh->share_idx < 0 || sh->share_idx >= WIRE_MAX_SHARES || !id_valid(sh->report_id) ||
+		    !id_valid(sh->payee_ref) || !(it = json_object()))
+			goto out;
+		if (json_array_append_new(arr, it) != 0 || !set_int(it, "share_idx", sh->share_idx) ||
+		    !set_str(it, "report_id", sh->report_id) || !set_str(it, "payee_ref", sh->payee_ref))
+			goto out;
+	}
+	if (json_object_set_new(o, "shares", arr) != 0) {
+		arr = NULL;
+		goto out;
+	}
+	arr = NULL;
+	e = dump(o, out);
+out:
+	json_decref(arr);
+	json_decref(o);
+	return e;
+}
+
+enum tl_err
+wire_reveal_req_decode(const char *data, size_t len, struct wire_reveal_req *m)
+{
+	json_t *j, *arr, *it;
+	size_t i;
+	enum tl_err e;
+
+	memset(m, 0, sizeof(*m));
+	if ((e = load(data, len, "reveal_req", &j)) != TL_OK)
+		return e;
+	if (!only_keys(j, revreq_keys, TL_ARRAY_LEN(revreq_keys)) ||
+	    get_id(j, "request_id", m->request_id) != TL_OK || get_id(j, "batch_id", m->batch_id) != TL_OK) {
+		e = TL_EPROTO;
+		goto out;
+	}
+	if ((e = get_str(j, "award", true, WIRE_AWARD_TEXT_MAX, &m->award)) != TL_OK)
+		goto out;
+	e = TL_EPROTO;
+	if (!award_text_ok(m->award))
+		goto out;
+	arr = json_object_get(j, "approvals");
+	if (!json_is_array(arr) || json_array_size(arr) == 0 || json_array_size(arr) > WIRE_MAX_APPROVALS)
+		goto out;
+	json_array_foreach(arr, i, it) {
+		if (!json_is_object(it) || !only_keys(it, approval_keys, TL_ARRAY_LEN(approval_keys)) ||
+		    get_fixed(it, "staff_id", m->approvals[i].staff_id, sizeof(m->approvals[i].staff_id)) != TL_OK ||
+		    !wire_actor_valid(m->approvals[i].staff_id) || !sig_hex_get(it, m->approvals[i].sig))
+			goto out;
+	}
+	m->n_approvals = json_array_size(arr);
+	arr = json_object_get(j, "shares");
+	if (!json_is_array(arr) || json_array_size(arr) == 0 || json_array_size(arr) > WIRE_MAX_SHARES)
+		goto out;
+	json_array_foreach(arr, i, it) {
+		int64_t idx;
+
+		if (!json_is_object(it) || !only_keys(it, rshare_keys, TL_ARRAY_LEN(rshare_keys)) ||
+		    get_int(it, "share_idx", 0, WIRE_MAX_SHARES - 1, &idx) != TL_OK ||
+		    get_id(it, "report_id", m->shares[i].report_id) != TL_OK ||
+		    get_id(it, "payee_ref", m->shares[i].payee_ref) != TL_OK)
+			goto out;
+		m->shares[i].share_idx = (int)idx;
+	}
+	m->n_shares = json_array_size(arr);
+	e = TL_OK;
+out:
+	json_decref(j);
+	if (e != TL_OK)
+		wire_reveal_req_free(m);
+	return e;
+}
+
+void
+wire_reveal_req_free(struct wire_reveal_req *m)
+{
+	free(m->award);
+	m->award = NULL;
+}
+
+static const char *const revrep_keys[] = { "v", "type", "request_id", "ok", "error", "rows" };
+static const char *const row_keys[] = { "share_idx", "report_id", "payee_ref", "sealed" };
+
+enum tl_err
+wire_reveal_rep_encode(const struct wire_reveal_rep *m, struct buf *out)
+{
+	json_t *o, *arr = NULL, *it;
+	enum tl_err e = TL_EINVAL;
+
+	if (!id_valid(m->request_id) || m->n_rows > WIRE_MAX_SHARES ||
+	    (m->ok ? (m->n_rows == 0 || m->error[0] != '\0')
+	           : (m->n_rows != 0 || !in_set(m->error, reveal_errors, TL_ARRAY_LEN(reveal_errors)))))
+		return TL_EINVAL;
+	if (!(o = header("reveal_rep")))
+		return TL_ENOMEM;
+	if (!set_str(o, "request_id", m->request_id) ||
+	    json_object_set_new(o, "ok", json_boolean(m->ok)) != 0 ||
+	    (!m->ok && !set_str(o, "error", m->error)) || !(arr = json_array()))
+		goto out;
+	for (size_t i = 0; i < m->n_rows; i++) {
+		const struct wire_reveal_row *r = &m->rows[i];
+
+		if (r->share_idx < 0 || r->share_idx >= WIRE_MAX_SHARES || !id_valid(r->report_id) ||
+		    !id_valid(r->payee_ref) || !(it = json_object()))
+			goto out;
+		if (json_array_append_new(arr, it) != 0 || !set_int(it, "share_idx", r->share_idx) ||
+		    !set_str(it, "report_id", r->report_id) || !set_str(it, "payee_ref", r->payee_ref) ||
+		    !set_sealed(it, "sealed", r->sealed, r->sealed_len))
+			goto out;
+	}
+	if (json_object_set_new(o, "rows", arr) != 0) {
+		arr = NULL;
+		goto out;
+	}
+	arr = NULL;
+	e = dump(o, out);
+out:
+	json_decref(arr);
+	json_decref(o);
+	return e;
+}
+
+enum tl_err
+wire_reveal_rep_decode(const char *data, size_t len, struct wire_reveal_rep *m)
+{
+	json_t *j, *arr, *it, *ok;
+	size_t i;
+	enum tl_err e;
+
+	memset(m, 0, sizeof(*m));
+	if ((e = load(data, len, "reveal_rep", &j)) != TL_OK)
+		return e;
+	e = TL_EPROTO;
+	ok = json_object_get(j, "ok");
+	arr = json_object_get(j, "rows");
+	if (!only_keys(j, revrep_keys, TL_ARRAY_LEN(revrep_keys)) || !json_is_boolean(ok) ||
+	    get_id(j, "request_id", m->request_id) != TL_OK || !json_is_array(arr) ||
+	    json_array_size(arr) > WIRE_MAX_SHARES)
+		goto out;
+	m->ok = json_is_true(ok);
+	if (json_object_get(j, "error") && get_fixed(j, "error", m->error, sizeof(m->error)) != TL_OK)
+		goto out;
+	if (m->ok ? (m->error[0] != '\0' || json_array_size(arr) == 0)
+	          : (!in_set(m->error, reveal_errors, TL_ARRAY_LEN(reveal_errors)) || json_array_size(arr) != 0))
+		goto out;
+	json_array_foreach(arr, i, it) {
+		struct wire_reveal_row *r = &m->rows[i];
+		int64_t idx;
+
+		if (!json_is_object(it) || !only_keys(it, row_keys, TL_ARRAY_LEN(row_keys)) ||
+		    get_int(it, "share_idx", 0, WIRE_MAX_SHARES - 1, &idx) != TL_OK ||
+		    get_id(it, "report_id", r->report_id) != TL_OK ||
+		    get_id(it, "payee_ref", r->payee_ref) != TL_OK)
+			goto out;
+		r->share_idx = (int)idx;
+		m->n_rows = i + 1;
+		if ((e = get_sealed(it, "sealed", &r->sealed, &r->sealed_len)) != TL_OK)
+			goto out;
+		e = TL_EPROTO;
+	}
+	m->n_rows = json_array_size(arr);
+	e = TL_OK;
+out:
+	json_decref(j);
+	if (e != TL_OK)
+		wire_reveal_rep_free(m);
+	return e;
+}
+
+void
+wire_reveal_rep_free(struct wire_reveal_rep *m)
+{
+	for (size_t i = 0; i < m->n_rows && i < WIRE_MAX_SHARES; i++) {
+		free(m->rows[i].sealed);
+		m->rows[i].sealed = NULL;
+		m->rows[i].sealed_len = 0;
+	}
+	m->n_rows = 0;
 }

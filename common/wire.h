@@ -99,11 +99,24 @@ struct wire_lead {
 	char status_key[STATUS_KEY_LEN + 1];
 };
 
-/* TL_STATUS value: what a reporter may see about their receipt. */
+/* TL_STATUS value: what a reporter may see about their receipt
+ * (docs/award-flow.md section 2).  status is one of "received",
+ * "investigating", "verified", "unfounded", "award_approved",
+ * "claim_received", "claim_refused", "paid", "forfeited".  amount_fen is
+ * required (> 0) for award_approved, claim_received, claim_refused, paid and
+ * forfeited and must be 0 otherwise; claim_by_ms is required for
+ * award_approved and claim_refused and 0 otherwise; reason is required for
+ * claim_refused ("excluded", "invalid_id", "invalid_payee",
+ * "bank_rejected") and "" otherwise.  The decoder enforces all of it. */
 struct wire_status {
-	char status[32]; /* "received", ... */
+	char status[32];
 	int64_t updated_ms;
+	int64_t amount_fen;
+	int64_t claim_by_ms;
+	char reason[24];
 };
+bool wire_status_valid(const char *s);
+bool wire_refusal_valid(const char *s); /* the claim_refused reasons above */
 
 enum tl_err wire_identity_encode(const struct wire_identity *m, struct buf *out)
 	__attribute__((warn_unused_result));
@@ -270,5 +283,116 @@ enum tl_err wire_xfer_encode(const struct wire_xfer *m, struct buf *out)
 enum tl_err wire_xfer_decode(const char *data, size_t len, struct wire_xfer *m)
 	__attribute__((warn_unused_result));
 void wire_xfer_free(struct wire_xfer *m);
+
+/* ==== Award claims, eligibility and payee reveal (issue 5) ====
+ *
+ * docs/award-flow.md is the contract.  wire_payee is identity: it only ever
+ * travels sealed (to the vault key from intake, to the finance export key
+ * from the vault), and wire_payee_free() wipes it. */
+
+#define WIRE_SUBJ_DEPOSIT_CLAIM "tl.deposit.claim"
+#define WIRE_STREAM_PAYEES "TL_PAYEES"
+#define WIRE_SUBJ_PAYEES_ALL "tl.payee.>"
+#define WIRE_SUBJ_PAYEE_RESULT "tl.payee.result"
+#define WIRE_SUBJ_VAULT_REVEAL "tl.vault.reveal"
+#define WIRE_CONSUMER_PAYOUTS_LEADS "payouts-leads"
+#define WIRE_CONSUMER_PAYOUTS_EVENTS "payouts-events"
+#define WIRE_CONSUMER_PAYOUTS_PAYEES "payouts-payees"
+#define WIRE_PAYEE_FIELD_MAX 200   /* bytes of each payee field */
+#define WIRE_AWARD_TEXT_MAX 8192   /* the canonical award text */
+#define WIRE_MAX_APPROVALS 8
+#define WIRE_MAX_SHARES 64
+#define WIRE_SIG_LEN 64            /* Ed25519 signature bytes */
+
+/* The payee details a reporter gives with a claim.  All fields required,
+ * UTF-8, 1..WIRE_PAYEE_FIELD_MAX bytes; formats (ID number check digit,
+ * account digits, phone) are checked by intake and again by the vault, not
+ * here. */
+struct wire_payee {
+	char claim_id[ID_HEX_LEN + 1];
+	char *name, *id_number, *bank, *account, *phone;
+};
+enum tl_err wire_payee_encode(const struct wire_payee *m, struct buf *out)
+	__attribute__((warn_unused_result));
+enum tl_err wire_payee_decode(const char *data, size_t len, struct wire_payee *m)
+	__attribute__((warn_unused_result));
+void wire_payee_free(struct wire_payee *m);
+
+/* tl.deposit.claim: Nats-Msg-Id "claim:<claim_id>". */
+struct wire_payclaim {
+	char claim_id[ID_HEX_LEN + 1];
+	char status_key[STATUS_KEY_LEN + 1];
+	int64_t received_ms;
+	unsigned char *sealed; /* crypto_box_seal(wire_payee JSON, vault key) */
+	size_t sealed_len;
+};
+enum tl_err wire_payclaim_encode(const struct wire_payclaim *m, struct buf *out)
+	__attribute__((warn_unused_result));
+enum tl_err wire_payclaim_decode(const char *data, size_t len, struct wire_payclaim *m)
+	__attribute__((warn_unused_result));
+void wire_payclaim_free(struct wire_payclaim *m);
+
+/* tl.payee.result: Nats-Msg-Id "elig:<claim_id>".  reason is "" when
+ * eligible, else "excluded", "invalid_id" or "invalid_payee". */
+struct wire_eligibility {
+	char claim_id[ID_HEX_LEN + 1];
+	char report_id[ID_HEX_LEN + 1];
+	char payee_ref[ID_HEX_LEN + 1];
+	bool eligible;
+	char reason[24];
+	int64_t at_ms;
+};
+enum tl_err wire_eligibility_encode(const struct wire_eligibility *m, struct buf *out)
+	__attribute__((warn_unused_result));
+enum tl_err wire_eligibility_decode(const char *data, size_t len, struct wire_eligibility *m)
+	__attribute__((warn_unused_result));
+
+struct wire_approval_sig {
+	char staff_id[WIRE_ACTOR_MAX + 1];
+	unsigned char sig[WIRE_SIG_LEN];
+};
+struct wire_reveal_share {
+	int share_idx;
+	char report_id[ID_HEX_LEN + 1];
+	char payee_ref[ID_HEX_LEN + 1];
+};
+/* tl.vault.reveal request. */
+struct wire_reveal_req {
+	char request_id[ID_HEX_LEN + 1];
+	char batch_id[ID_HEX_LEN + 1];
+	char *award;                 /* canonical text, 1..WIRE_AWARD_TEXT_MAX bytes */
+	size_t n_approvals;          /* 1..WIRE_MAX_APPROVALS */
+	struct wire_approval_sig approvals[WIRE_MAX_APPROVALS];
+	size_t n_shares;             /* 1..WIRE_MAX_SHARES */
+	struct wire_reveal_share shares[WIRE_MAX_SHARES];
+};
+enum tl_err wire_reveal_req_encode(const struct wire_reveal_req *m, struct buf *out)
+	__attribute__((warn_unused_result));
+enum tl_err wire_reveal_req_decode(const char *data, size_t len, struct wire_reveal_req *m)
+	__attribute__((warn_unused_result));
+void wire_reveal_req_free(struct wire_reveal_req *m);
+
+struct wire_reveal_row {
+	int share_idx;
+	char report_id[ID_HEX_LEN + 1];
+	char payee_ref[ID_HEX_LEN + 1];
+	unsigned char *sealed; /* crypto_box_seal(wire_payee JSON, finance export key) */
+	size_t sealed_len;
+};
+/* The vault's answer.  ok=false carries error (a code: "bad_request",
+ * "signature", "rules", "unknown_payee", "not_eligible", "internal") and
+ * no rows; ok=true carries one row per requested share and error "". */
+struct wire_reveal_rep {
+	char request_id[ID_HEX_LEN + 1];
+	bool ok;
+	char error[24];
+	size_t n_rows;
+	struct wire_reveal_row rows[WIRE_MAX_SHARES];
+};
+enum tl_err wire_reveal_rep_encode(const struct wire_reveal_rep *m, struct buf *out)
+	__attribute__((warn_unused_result));
+enum tl_err wire_reveal_rep_decode(const char *data, size_t len, struct wire_reveal_rep *m)
+	__attribute__((warn_unused_result));
+void wire_reveal_rep_free(struct wire_reveal_rep *m);
 
 #endif

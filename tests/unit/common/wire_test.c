@@ -158,7 +158,7 @@ test_golden_identity_decode(void **state)
 static void
 test_golden_encode(void **state)
 {
-	struct wire_status st = { "verified", T0_MS };
+	struct wire_status st = { .status = "verified", .updated_ms = T0_MS };
 	struct wire_identity id;
 	struct buf b;
 
@@ -280,9 +280,8 @@ test_roundtrip_lead(void **state)
 static void
 test_roundtrip_status(void **state)
 {
-	static const char *all[] = { "received", "under_investigation", "verified", "unfounded",
-		                     "award_approved", "claim_received", "paid", "forfeited" };
-	struct wire_status a, b;
+	static const char *all[] = { "received", "investigating", "verified", "unfounded" };
+	struct wire_status a = { 0 }, b;
 	struct buf out;
 
 	buf_init(&out, 4096);
