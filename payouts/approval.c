@@ -27,6 +27,30 @@ status_parse(const char *s, enum award_status *out)
 	return false;
 }
 
+/* The spellings of the shares.state column (schema step 2). */
+static const char *const share_state_names[] = {
+	[SHARE_OPEN] = "open", [SHARE_PAID] = "paid", [SHARE_FORFEITED] = "forfeited",
+};
+
+const char *
+share_state_name(enum share_state s)
+{
+	return (unsigned)s < TL_ARRAY_LEN(share_state_names) ? share_state_names[s] : "?";
+}
+
+static bool
+share_state_parse(const char *s, enum share_state *out)
+{
+	for (size_t i = 0; s && i < TL_ARRAY_LEN(share_state_names); i++)
+		if (strcmp(s, share_state_names[i]) == 0) {
+			*out = (enum share_state)i;
+			return true;
+		}
+	return false;
+}
+
+_Static_assert(AWARD_MAX_REPORTS == LEDGER_SHARES_MAX, "a transfer can name every share");
+
 static void say(char *why, size_t whylen, const char *fmt, ...) TL_PRINTF(3, 4);
 static void
 say(char *why, size_t whylen, const char *fmt, ...)
@@ -249,7 +273,7 @@ award_load(struct payouts *p, const char *award_id, struct award_record *out)
 	}
 	db_finalize(st);
 	st = NULL;
-	if ((e = db_prepare(p->db, "SELECT report_id, fen, kind FROM shares WHERE award_id = ?1"
+	if ((e = db_prepare(p->db, "SELECT report_id, fen, kind, state FROM shares WHERE award_id = ?1"
 	                           " ORDER BY idx;", &st)) != TL_OK ||
 	    (e = db_bind_text(st, 1, award_id)) != TL_OK)
 		goto cleanup;
@@ -263,7 +287,8 @@ award_load(struct payouts *p, const char *award_id, struct award_record *out)
 		s = &a->shares[a->n_shares++];
 		snprintf(s->report_id, sizeof(s->report_id), "%s", db_col_text(st, 0));
 		s->fen = db_col_int64(st, 1);
-		if (!share_kind_parse(db_col_text(st, 2), &s->kind)) {
+		if (!share_kind_parse(db_col_text(st, 2), &s->kind) ||
+		    !share_state_parse(db_col_text(st, 3), &out->share_state[a->n_shares - 1])) {
 			e = TL_EDB;
 			goto cleanup;
 		}
@@ -770,19 +795,221 @@ cleanup:
 	return e;
 }
 
-/* ---- payment and release ---- */
+/* ---- settlement ---- */
+
+/* The settlement transfer already posted for one share, if any. */
+static enum tl_err
+share_transfer(struct payouts *p, const char *award_id, int idx, struct ledger_transfer *out,
+               bool *found)
+{
+	struct db_stmt *st = NULL;
+	bool row;
+	enum tl_err e;
+
+	*found = false;
+	if ((e = db_prepare(p->db, "SELECT id FROM transfers WHERE award_id = ?1 AND share_idx = ?2;",
+	                    &st)) != TL_OK ||
+	    (e = db_bind_text(st, 1, award_id)) != TL_OK || (e = db_bind_int64(st, 2, idx)) != TL_OK ||
+	    (e = db_step(st, &row)) != TL_OK || !row)
+		goto cleanup;
+	{
+		char id[LEDGER_ID_LEN + 1];
+
+		snprintf(id, sizeof(id), "%s", db_col_text(st, 0));
+		db_finalize(st);
+		st = NULL;
+		if ((e = ledger_get(p->db, id, out)) == TL_OK)
+			*found = true;
+	}
+cleanup:
+	db_finalize(st);
+	return e;
+}
+
+/* After a share was settled: once none is open the award follows. */
+static enum tl_err
+award_follow_shares(struct payouts *p, const char *award_id, int64_t now_ms)
+{
+	struct db_stmt *st = NULL;
+	int64_t open, paid;
+	bool row;
+	enum tl_err e;
+
+	if ((e = db_prepare(p->db, "SELECT coalesce(sum(state = 'open'), 0),"
+	                           " coalesce(sum(state = 'paid'), 0) FROM shares WHERE award_id = ?1;",
+	                    &st)) != TL_OK ||
+	    (e = db_bind_text(st, 1, award_id)) != TL_OK || (e = db_step(st, &row)) != TL_OK)
+		goto cleanup;
+	open = db_col_int64(st, 0);
+	paid = db_col_int64(st, 1);
+	db_finalize(st);
+	st = NULL;
+	if (open == 0)
+		e = set_status(p, award_id, paid > 0 ? AWARD_PAID : AWARD_FORFEITED, now_ms);
+cleanup:
+	db_finalize(st);
+	return e;
+}
 
 static enum tl_err
-settle(struct payouts *p, const char *award_id, enum ledger_kind kind, enum award_status to,
-       const char *transfer_id, int64_t now_ms, enum ledger_outcome *out, char *why, size_t whylen)
+settle_share(struct payouts *p, const char *award_id, int idx, enum ledger_kind kind,
+             const char *transfer_id, int64_t now_ms, enum ledger_outcome *out, char *why,
+             size_t whylen)
 {
-	struct ledger_transfer t = { .kind = kind }, old;
+	const enum share_state to = kind == LEDGER_PAY ? SHARE_PAID : SHARE_FORFEITED;
+	struct ledger_transfer t = { .kind = kind, .has_share = true, .share_idx = idx }, old;
 	struct award_record r;
+	struct db_stmt *st = NULL;
+	bool found;
 	enum tl_err e;
 
 	say(why, whylen, "ok");
-	if (!transfer_id || !id_valid(transfer_id) || !id_valid(award_id)) {
+	if (!transfer_id || !id_valid(transfer_id) || !award_id || !id_valid(award_id)) {
 		say(why, whylen, "malformed award or transfer id");
+		return TL_EINVAL;
+	}
+	if (idx < 0 || idx >= AWARD_MAX_REPORTS) {
+		say(why, whylen, "share index %d out of range", idx);
+		return TL_EINVAL;
+	}
+	if ((e = db_begin(p->db)) != TL_OK)
+		return e;
+	if ((e = award_load(p, award_id, &r)) != TL_OK) {
+		say(why, whylen, "award %s: %s", award_id, tl_strerror(e));
+		goto cleanup;
+	}
+	if ((size_t)idx >= r.a.n_shares) {
+		say(why, whylen, "award %s has no share %d (it has %zu)", award_id, idx, r.a.n_shares);
+		e = TL_ENOTFOUND;
+		goto cleanup;
+	}
+	snprintf(t.id, sizeof(t.id), "%s", transfer_id);
+	snprintf(t.award_id, sizeof(t.award_id), "%s", award_id);
+	t.amount_fen = r.a.shares[idx].fen;
+	if ((e = ledger_account_name(LEDGER_ACC_PAYABLE, r.a.district, 0, t.debit)) != TL_OK ||
+	    (e = ledger_account_name(kind == LEDGER_PAY ? LEDGER_ACC_PAID : LEDGER_ACC_BUDGET,
+	                             r.a.district, r.a.budget_year, t.credit)) != TL_OK)
+		goto cleanup;
+	if (r.share_state[idx] != SHARE_OPEN) {
+		if ((e = share_transfer(p, award_id, idx, &old, &found)) != TL_OK)
+			goto cleanup;
+		/* Only the very same transfer is a harmless retry (the answer to
+		 * the first call was lost); anything else would settle the same
+		 * money twice. */
+		if (found && r.share_state[idx] == to && strcmp(old.id, transfer_id) == 0 &&
+		    old.kind == kind && old.amount_fen == t.amount_fen &&
+		    strcmp(old.debit, t.debit) == 0 && strcmp(old.credit, t.credit) == 0) {
+			*out = LEDGER_EXISTS;
+			goto cleanup;
+		}
+		say(why, whylen, "share %d of award %s is already %s by transfer %s; refusing to %s it",
+		    idx, award_id, share_state_name(r.share_state[idx]), found ? old.id : "(missing)",
+		    kind == LEDGER_PAY ? "pay" : "forfeit");
+		e = TL_EDENIED;
+		goto cleanup;
+	}
+	if (r.status != AWARD_APPROVED) {
+		say(why, whylen, "award %s is %s, not approved; share %d cannot be settled", award_id,
+		    award_status_name(r.status), idx);
+		e = TL_EDENIED;
+		goto cleanup;
+	}
+	/* Never trust the status column alone: the signatures must still
+	 * match the award as stored, byte for byte.  A forfeit checks too: a
+	 * share amount raised behind the signatures would otherwise move
+	 * other awards' payable money into the budget. */
+	if ((e = approval_verify(p, award_id, why, whylen)) != TL_OK)
+		goto cleanup;
+	if ((e = ledger_post_in_tx(p->db, &t, now_ms, out)) != TL_OK) {
+		say(why, whylen, "award %s share %d: ledger refused transfer %s: %s%s", award_id, idx,
+		    transfer_id, tl_strerror(e),
+		    e == TL_EEXIST ? " (the id is already used by another transfer)" : "");
+		goto cleanup;
+	}
+	if (*out == LEDGER_EXISTS) {
+		/* The id names an identical transfer yet the share is open: the
+		 * database contradicts itself, so do not build on it. */
+		say(why, whylen, "award %s share %d is open but transfer %s already exists", award_id,
+		    idx, transfer_id);
+		e = TL_ECONFLICT;
+		goto cleanup;
+	}
+	if ((e = db_prepare(p->db, "UPDATE shares SET state = ?3, settled_at = ?4"
+	                           " WHERE award_id = ?1 AND idx = ?2 AND state = 'open';", &st)) != TL_OK ||
+	    (e = db_bind_text(st, 1, award_id)) != TL_OK || (e = db_bind_int64(st, 2, idx)) != TL_OK ||
+	    (e = db_bind_text(st, 3, share_state_name(to))) != TL_OK ||
+	    (e = db_bind_int64(st, 4, now_ms)) != TL_OK || (e = db_step(st, NULL)) != TL_OK)
+		goto cleanup;
+	if (db_changes(p->db) != 1) {
+		e = TL_ECONFLICT;
+		goto cleanup;
+	}
+	e = award_follow_shares(p, award_id, now_ms);
+cleanup:
+	db_finalize(st);
+	if (e == TL_OK)
+		e = db_commit(p->db);
+	if (e != TL_OK)
+		db_rollback(p->db);
+	return e;
+}
+
+enum tl_err
+payouts_confirm_share(struct payouts *p, const char *award_id, int share_idx,
+                      const char *transfer_id, int64_t now_ms, enum ledger_outcome *out, char *why,
+                      size_t whylen)
+{
+	return settle_share(p, award_id, share_idx, LEDGER_PAY, transfer_id, now_ms, out, why,
+	                    whylen);
+}
+
+enum tl_err
+payouts_forfeit_share(struct payouts *p, const char *award_id, int share_idx,
+                      const char *transfer_id, int64_t now_ms, enum ledger_outcome *out, char *why,
+                      size_t whylen)
+{
+	return settle_share(p, award_id, share_idx, LEDGER_FORFEIT, transfer_id, now_ms, out, why,
+	                    whylen);
+}
+
+enum tl_err
+payouts_share_state(struct payouts *p, const char *award_id, int share_idx, enum share_state *out)
+{
+	struct db_stmt *st = NULL;
+	bool row;
+	enum tl_err e;
+
+	if (!award_id || !id_valid(award_id) || share_idx < 0 || share_idx >= AWARD_MAX_REPORTS)
+		return TL_EINVAL;
+	if ((e = db_prepare(p->db, "SELECT state FROM shares WHERE award_id = ?1 AND idx = ?2;", &st)) !=
+	            TL_OK ||
+	    (e = db_bind_text(st, 1, award_id)) != TL_OK ||
+	    (e = db_bind_int64(st, 2, share_idx)) != TL_OK || (e = db_step(st, &row)) != TL_OK)
+		goto cleanup;
+	if (!row)
+		e = TL_ENOTFOUND;
+	else if (!share_state_parse(db_col_text(st, 0), out))
+		e = TL_EDB;
+cleanup:
+	db_finalize(st);
+	return e;
+}
+
+enum tl_err
+payouts_release(struct payouts *p, const char *award_id, enum release_reason rr,
+                const char *transfer_id, int64_t now_ms, enum ledger_outcome *out, char *why,
+                size_t whylen)
+{
+	struct ledger_transfer t = { .kind = LEDGER_RETURN }, old, res;
+	struct award_record r;
+	char rid[LEDGER_ID_LEN + 1];
+	size_t settled = 0;
+	enum tl_err e;
+
+	say(why, whylen, "ok");
+	if (rr != RELEASE_BANK_REJECTED || !transfer_id || !id_valid(transfer_id) || !award_id ||
+	    !id_valid(award_id)) {
+		say(why, whylen, "malformed release");
 		return TL_EINVAL;
 	}
 	if ((e = db_begin(p->db)) != TL_OK)
@@ -793,22 +1020,27 @@ settle(struct payouts *p, const char *award_id, enum ledger_kind kind, enum awar
 	}
 	snprintf(t.id, sizeof(t.id), "%s", transfer_id);
 	snprintf(t.award_id, sizeof(t.award_id), "%s", award_id);
-	t.amount_fen = r.a.total_fen;
 	if ((e = ledger_account_name(LEDGER_ACC_PAYABLE, r.a.district, 0, t.debit)) != TL_OK ||
-	    (e = ledger_account_name(kind == LEDGER_PAY ? LEDGER_ACC_PAID : LEDGER_ACC_BUDGET,
-	                             r.a.district, r.a.budget_year, t.credit)) != TL_OK)
+	    (e = ledger_account_name(LEDGER_ACC_BUDGET, r.a.district, r.a.budget_year, t.credit)) !=
+	            TL_OK)
 		goto cleanup;
-	if (r.status == to) {
-		/* Already done: only the very same transfer is a harmless retry. */
+	/* What goes back is what was reserved, read from the reserve
+	 * transfer rather than the award row: voiding needs no signature
+	 * check because it can only return this award's own money. */
+	ledger_id_derive(award_id, "reserve", rid);
+	if ((e = ledger_get(p->db, rid, &res)) != TL_OK && e != TL_ENOTFOUND)
+		goto cleanup;
+	t.amount_fen = e == TL_OK ? res.amount_fen : 0;
+	e = TL_OK;
+	if (r.status == AWARD_VOID) {
 		e = ledger_get(p->db, transfer_id, &old);
-		if (e == TL_OK && old.kind == kind && strcmp(old.award_id, award_id) == 0 &&
+		if (e == TL_OK && old.kind == LEDGER_RETURN && strcmp(old.award_id, award_id) == 0 &&
 		    old.amount_fen == t.amount_fen && strcmp(old.debit, t.debit) == 0 &&
 		    strcmp(old.credit, t.credit) == 0) {
 			*out = LEDGER_EXISTS;
 			goto cleanup;
 		}
-		say(why, whylen, "award %s is already %s by another transfer", award_id,
-		    award_status_name(to));
+		say(why, whylen, "award %s is already void by another transfer", award_id);
 		e = e == TL_OK ? TL_EEXIST : TL_EDENIED;
 		goto cleanup;
 	}
@@ -817,41 +1049,26 @@ settle(struct payouts *p, const char *award_id, enum ledger_kind kind, enum awar
 		e = TL_EDENIED;
 		goto cleanup;
 	}
-	/* Never trust the status column alone: the signatures must still
-	 * match the award as stored, byte for byte. */
-	if (kind == LEDGER_PAY && (e = approval_verify(p, award_id, why, whylen)) != TL_OK)
+	for (size_t i = 0; i < r.a.n_shares; i++)
+		settled += r.share_state[i] != SHARE_OPEN;
+	if (settled) {
+		say(why, whylen,
+		    "award %s has %zu settled share(s); it can no longer be voided as a whole "
+		    "(settle the remaining shares one by one)",
+		    award_id, settled);
+		e = TL_EDENIED;
 		goto cleanup;
+	}
 	if ((e = ledger_post_in_tx(p->db, &t, now_ms, out)) != TL_OK) {
 		say(why, whylen, "award %s: ledger refused transfer %s: %s", award_id, transfer_id,
 		    tl_strerror(e));
 		goto cleanup;
 	}
-	e = set_status(p, award_id, to, now_ms);
+	e = set_status(p, award_id, AWARD_VOID, now_ms);
 cleanup:
 	if (e == TL_OK)
 		e = db_commit(p->db);
 	if (e != TL_OK)
 		db_rollback(p->db);
 	return e;
-}
-
-enum tl_err
-payouts_confirm_payment(struct payouts *p, const char *award_id, const char *transfer_id,
-                        int64_t now_ms, enum ledger_outcome *out, char *why, size_t whylen)
-{
-	return settle(p, award_id, LEDGER_PAY, AWARD_PAID, transfer_id, now_ms, out, why, whylen);
-}
-
-enum tl_err
-payouts_release(struct payouts *p, const char *award_id, enum release_reason rr,
-                const char *transfer_id, int64_t now_ms, enum ledger_outcome *out, char *why,
-                size_t whylen)
-{
-	if (rr == RELEASE_BANK_REJECTED)
-		return settle(p, award_id, LEDGER_RETURN, AWARD_VOID, transfer_id, now_ms, out, why,
-		              whylen);
-	if (rr == RELEASE_FORFEITED)
-		return settle(p, award_id, LEDGER_FORFEIT, AWARD_FORFEITED, transfer_id, now_ms, out,
-		              why, whylen);
-	return TL_EINVAL;
 }

@@ -1,7 +1,7 @@
 /*
  * approval.h - proposals, maker-checker approvals with Ed25519 signatures,
- * district budgets, and the money movements that follow (reserve, pay,
- * release).
+ * district budgets, and the money movements that follow (reserve, then
+ * per share pay or forfeit, or a whole-award return).
  *
  * Flow:  award_propose()  (maker; amount <= cap, shares sum to it)
  *        approval_decide() (checkers; never the maker; each decision is a
@@ -12,10 +12,15 @@
  *            the district's budget for the award's year (budget -> payable)
  *            in the same transaction; if the budget cannot cover it the
  *            approval is refused and nothing is recorded.
- *        payouts_confirm_payment()  re-verifies every signature against
- *            the award as stored now, then payable -> paid, status paid.
- *        payouts_release()  bank rejection (void) or lapsed claim
- *            (forfeited): payable -> budget.
+ *        payouts_confirm_share()  one reporter's share was paid by the
+ *            bank: re-verifies every signature against the award as stored
+ *            now, then payable -> paid of exactly that share's fen.
+ *        payouts_forfeit_share()  one share's claim window lapsed:
+ *            payable -> budget of that share's fen.
+ *          - when every share is settled the award becomes paid (at least
+ *            one share paid) or forfeited (all forfeited).
+ *        payouts_release()  voids a whole approved award before any share
+ *            is settled: payable -> budget of the total.
  * Every write runs in one BEGIN IMMEDIATE transaction.  Errors carry a
  * message in why (English, for the console and logs; no personal data).
  *
@@ -50,6 +55,8 @@ enum award_status {
 	AWARD_PROPOSED, AWARD_APPROVED, AWARD_REJECTED, AWARD_PAID, AWARD_FORFEITED, AWARD_VOID
 };
 const char *award_status_name(enum award_status s);
+enum share_state { SHARE_OPEN, SHARE_PAID, SHARE_FORFEITED };
+const char *share_state_name(enum share_state s);
 
 /* Registers an approver's Ed25519 public key (idempotent for the same key;
  * TL_EEXIST if the id has another key: keys are never silently replaced). */
@@ -85,6 +92,7 @@ struct award_record {
 	enum award_status status;
 	int required_approvals;
 	bool need_city;
+	enum share_state share_state[AWARD_MAX_REPORTS]; /* per a.shares[i]; not signed */
 };
 enum tl_err award_load(struct payouts *p, const char *award_id, struct award_record *out)
 	__attribute__((warn_unused_result));
@@ -118,16 +126,40 @@ enum tl_err payouts_fund_budget(struct payouts *p, const char *district, int yea
 enum tl_err payouts_budget_remaining(struct payouts *p, const char *district, int year,
                                      int64_t *out) __attribute__((warn_unused_result));
 
-/* The bank confirmed the payment: transfer_id is the disbursement's
- * idempotency key.  A retry with the same id answers LEDGER_EXISTS. */
-enum tl_err payouts_confirm_payment(struct payouts *p, const char *award_id,
-                                    const char *transfer_id, int64_t now_ms,
-                                    enum ledger_outcome *out, char *why, size_t whylen)
+/* ---- per-share settlement ----
+ * Each share of an approved award is settled on its own: paid (the bank
+ * confirmed the payment to that reporter) or forfeited (its claim window
+ * passed; the share's fen goes back to the district's budget for the
+ * award's year).  The share's pay or forfeit transfer and its new state
+ * are written in one transaction; the award becomes paid when every share
+ * is settled and at least one was paid, forfeited when every share was
+ * forfeited.
+ * Both re-verify every approval signature first (approval_verify): a
+ * tampered award moves no money (TL_ECRYPTO), not even back to a budget.
+ * transfer_id is the idempotency key, saved by the caller before the call:
+ * a retry with the same id for the same share and step answers TL_OK with
+ * LEDGER_EXISTS and changes nothing; any other request for a settled
+ * share (another id, or forfeiting a paid share) is TL_EDENIED; an id
+ * already used by a different transfer is TL_EEXIST.
+ * TL_ENOTFOUND for an unknown award or share index; TL_EDENIED when the
+ * award is not approved. */
+enum tl_err payouts_share_state(struct payouts *p, const char *award_id, int share_idx,
+                                enum share_state *out) __attribute__((warn_unused_result));
+enum tl_err payouts_confirm_share(struct payouts *p, const char *award_id, int share_idx,
+                                  const char *transfer_id, int64_t now_ms,
+                                  enum ledger_outcome *out, char *why, size_t whylen)
+	__attribute__((warn_unused_result));
+enum tl_err payouts_forfeit_share(struct payouts *p, const char *award_id, int share_idx,
+                                  const char *transfer_id, int64_t now_ms,
+                                  enum ledger_outcome *out, char *why, size_t whylen)
 	__attribute__((warn_unused_result));
 
-enum release_reason { RELEASE_BANK_REJECTED, RELEASE_FORFEITED };
-/* Returns an approved award's money to its budget: bank rejection ->
- * status void (a new version may be proposed), lapsed claim -> forfeited. */
+/* A lapsed claim is a per-share forfeit (above); the only whole-award
+ * release left is a void before anything was settled. */
+enum release_reason { RELEASE_BANK_REJECTED };
+/* Voids an approved award and returns its whole total to its budget (a
+ * corrected version may then be proposed).  Refused with TL_EDENIED once
+ * any share is paid or forfeited.  Same idempotency as above. */
 enum tl_err payouts_release(struct payouts *p, const char *award_id, enum release_reason r,
                             const char *transfer_id, int64_t now_ms, enum ledger_outcome *out,
                             char *why, size_t whylen) __attribute__((warn_unused_result));

@@ -129,11 +129,20 @@ ledger_id_derive(const char *award_id, const char *step, char out[LEDGER_ID_LEN 
 	hex_encode(d, sizeof(d), out);
 }
 
+static bool
+settles_share(enum ledger_kind k)
+{
+	return k == LEDGER_PAY || k == LEDGER_FORFEIT;
+}
+
 static enum tl_err
 validate(const struct ledger_transfer *t)
 {
 	if (!id_valid(t->id) || !t->debit[0] || !t->credit[0] || strcmp(t->debit, t->credit) == 0 ||
 	    t->amount_fen <= 0 || (unsigned)t->kind >= TL_ARRAY_LEN(kind_names))
+		return TL_EINVAL;
+	if (t->has_share != settles_share(t->kind) ||
+	    (t->has_share && (t->share_idx < 0 || t->share_idx >= LEDGER_SHARES_MAX)))
 		return TL_EINVAL;
 	if (t->kind == LEDGER_FUND)
 		return t->award_id[0] ? TL_EINVAL : TL_OK;
@@ -152,7 +161,7 @@ ledger_get(struct db *db, const char *id, struct ledger_transfer *out)
 	enum tl_err e;
 
 	memset(out, 0, sizeof(*out));
-	if ((e = db_prepare(db, "SELECT id, debit, credit, amount_fen, award_id, kind"
+	if ((e = db_prepare(db, "SELECT id, debit, credit, amount_fen, award_id, kind, share_idx"
 	                        " FROM transfers WHERE id = ?1;", &st)) != TL_OK ||
 	    (e = db_bind_text(st, 1, id)) != TL_OK || (e = db_step(st, &row)) != TL_OK)
 		goto cleanup;
@@ -168,6 +177,10 @@ ledger_get(struct db *db, const char *id, struct ledger_transfer *out)
 	snprintf(out->award_id, sizeof(out->award_id), "%s", aw ? aw : "");
 	if (!kind_parse(db_col_text(st, 5), &out->kind))
 		e = TL_EDB;
+	if (db_col_text(st, 6)) {
+		out->has_share = true;
+		out->share_idx = (int)db_col_int64(st, 6);
+	}
 cleanup:
 	db_finalize(st);
 	return e;
@@ -190,7 +203,8 @@ ledger_post_in_tx(struct db *db, const struct ledger_transfer *t, int64_t now_ms
 		 * normal case: answer "already done", never post twice. */
 		if (strcmp(old.debit, t->debit) == 0 && strcmp(old.credit, t->credit) == 0 &&
 		    old.amount_fen == t->amount_fen && strcmp(old.award_id, t->award_id) == 0 &&
-		    old.kind == t->kind) {
+		    old.kind == t->kind && old.has_share == t->has_share &&
+		    (!old.has_share || old.share_idx == t->share_idx)) {
 			*out = LEDGER_EXISTS;
 			return TL_OK;
 		}
@@ -207,14 +221,16 @@ ledger_post_in_tx(struct db *db, const struct ledger_transfer *t, int64_t now_ms
 		return e == TL_ENOTFOUND ? TL_EINVAL : e;
 	if (t->kind != LEDGER_FUND && cr - dr < t->amount_fen)
 		return TL_EDENIED;
-	if ((e = db_prepare(db, "INSERT INTO transfers (id, debit, credit, amount_fen, award_id, kind, at)"
-	                        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7);", &st)) != TL_OK ||
+	if ((e = db_prepare(db, "INSERT INTO transfers (id, debit, credit, amount_fen, award_id, kind, at,"
+	                        " share_idx) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8);", &st)) != TL_OK ||
 	    (e = db_bind_text(st, 1, t->id)) != TL_OK || (e = db_bind_text(st, 2, t->debit)) != TL_OK ||
 	    (e = db_bind_text(st, 3, t->credit)) != TL_OK ||
 	    (e = db_bind_int64(st, 4, t->amount_fen)) != TL_OK ||
 	    (e = db_bind_text(st, 5, t->award_id[0] ? t->award_id : NULL)) != TL_OK ||
 	    (e = db_bind_text(st, 6, ledger_kind_name(t->kind))) != TL_OK ||
-	    (e = db_bind_int64(st, 7, now_ms)) != TL_OK || (e = db_step(st, NULL)) != TL_OK)
+	    (e = db_bind_int64(st, 7, now_ms)) != TL_OK ||
+	    (e = t->has_share ? db_bind_int64(st, 8, t->share_idx) : db_bind_null(st, 8)) != TL_OK ||
+	    (e = db_step(st, NULL)) != TL_OK)
 		goto cleanup;
 	*out = LEDGER_CREATED;
 cleanup:
@@ -261,6 +277,12 @@ static const struct probe probes[] = {
 	{ "SELECT t.id, t.amount_fen, 0 FROM transfers t LEFT JOIN awards w ON w.award_id = t.award_id"
 	  " WHERE t.kind <> 'fund' AND w.award_id IS NULL ORDER BY t.seq LIMIT 1;",
 	  "transfer %s (%lld fen) names an award that does not exist (%lld)" },
+	{ "SELECT t.id, t.amount_fen, coalesce(t.share_idx, -1) FROM transfers t"
+	  " WHERE (t.kind IN ('pay','forfeit') AND NOT EXISTS (SELECT 1 FROM shares s"
+	  " WHERE s.award_id = t.award_id AND s.idx = t.share_idx))"
+	  " OR (t.kind NOT IN ('pay','forfeit') AND t.share_idx IS NOT NULL) ORDER BY t.seq LIMIT 1;",
+	  "transfer %s (%lld fen) names share %lld (-1: none): a pay or forfeit settles one "
+	  "existing share of its award, other kinds name none" },
 	{ "SELECT w.award_id, w.total_fen, coalesce((SELECT sum(fen) FROM shares s"
 	  " WHERE s.award_id = w.award_id), 0) AS s FROM awards w WHERE s <> w.total_fen"
 	  " ORDER BY w.award_id LIMIT 1;",
@@ -272,19 +294,45 @@ static const struct probe probes[] = {
 	  " (w.status NOT IN ('proposed','rejected') AND (n <> 1 OR s <> w.total_fen))"
 	  " ORDER BY w.award_id LIMIT 1;",
 	  "award %s: %lld reserve transfers (%lld fen) do not match its status and total" },
-	{ "SELECT w.award_id, (SELECT count(*) FROM transfers t WHERE t.award_id = w.award_id"
+	/* Before the per-share probes: taking out more than was reserved is
+	 * the worse finding (someone else's money left payable). */
+	{ "SELECT w.award_id, (SELECT coalesce(sum(amount_fen), 0) FROM transfers t"
+	  " WHERE t.award_id = w.award_id AND t.kind IN ('pay','forfeit','return')) AS o,"
+	  " (SELECT coalesce(sum(amount_fen), 0) FROM transfers t WHERE t.award_id = w.award_id"
+	  " AND t.kind = 'reserve') AS r FROM awards w WHERE o > r ORDER BY w.award_id LIMIT 1;",
+	  "award %s: %lld fen paid, forfeited or returned exceed its reservation of %lld fen" },
+	{ "SELECT s.award_id || ' share ' || s.idx || ' (' || s.state || ', ' || s.fen || ' fen)',"
+	  " (SELECT count(*) FROM transfers t WHERE t.award_id = s.award_id AND t.share_idx = s.idx"
 	  " AND t.kind = 'pay') AS n, (SELECT coalesce(sum(amount_fen), 0) FROM transfers t"
-	  " WHERE t.award_id = w.award_id AND t.kind = 'pay') AS s FROM awards w"
-	  " WHERE (w.status = 'paid' AND (n <> 1 OR s <> w.total_fen)) OR (w.status <> 'paid' AND n <> 0)"
+	  " WHERE t.award_id = s.award_id AND t.share_idx = s.idx AND t.kind = 'pay') AS m"
+	  " FROM shares s WHERE (s.state = 'paid' AND (n <> 1 OR m <> s.fen))"
+	  " OR (s.state <> 'paid' AND n <> 0) ORDER BY s.award_id, s.idx LIMIT 1;",
+	  "award %s: %lld pay transfers (%lld fen); a paid share has exactly one of its fen, "
+	  "any other share none" },
+	{ "SELECT s.award_id || ' share ' || s.idx || ' (' || s.state || ', ' || s.fen || ' fen)',"
+	  " (SELECT count(*) FROM transfers t WHERE t.award_id = s.award_id AND t.share_idx = s.idx"
+	  " AND t.kind = 'forfeit') AS n, (SELECT coalesce(sum(amount_fen), 0) FROM transfers t"
+	  " WHERE t.award_id = s.award_id AND t.share_idx = s.idx AND t.kind = 'forfeit') AS m"
+	  " FROM shares s WHERE (s.state = 'forfeited' AND (n <> 1 OR m <> s.fen))"
+	  " OR (s.state <> 'forfeited' AND n <> 0) ORDER BY s.award_id, s.idx LIMIT 1;",
+	  "award %s: %lld forfeit transfers (%lld fen); a forfeited share has exactly one of its "
+	  "fen, any other share none" },
+	{ "SELECT w.award_id || ' (' || w.status || ')',"
+	  " (SELECT count(*) FROM shares s WHERE s.award_id = w.award_id AND s.state = 'open') AS o,"
+	  " (SELECT count(*) FROM shares s WHERE s.award_id = w.award_id AND s.state = 'paid') AS pd,"
+	  " (SELECT count(*) FROM shares s WHERE s.award_id = w.award_id) AS n FROM awards w"
+	  " WHERE (w.status = 'paid' AND (o <> 0 OR pd = 0))"
+	  " OR (w.status = 'forfeited' AND (o <> 0 OR pd <> 0))"
+	  " OR (w.status IN ('proposed','rejected','void') AND o <> n)"
 	  " ORDER BY w.award_id LIMIT 1;",
-	  "award %s: %lld payment transfers (%lld fen); a paid award has exactly one of its total, "
-	  "any other award none" },
+	  "award %s: %lld open and %lld paid shares do not match its status" },
 	{ "SELECT w.award_id, (SELECT count(*) FROM transfers t WHERE t.award_id = w.award_id"
-	  " AND t.kind IN ('return','forfeit')) AS n, (SELECT coalesce(sum(amount_fen), 0) FROM"
-	  " transfers t WHERE t.award_id = w.award_id AND t.kind IN ('return','forfeit')) AS s"
-	  " FROM awards w WHERE (w.status IN ('forfeited','void') AND (n <> 1 OR s <> w.total_fen))"
-	  " OR (w.status NOT IN ('forfeited','void') AND n <> 0) ORDER BY w.award_id LIMIT 1;",
-	  "award %s: %lld release transfers (%lld fen) do not match its status and total" },
+	  " AND t.kind = 'return') AS n, (SELECT coalesce(sum(amount_fen), 0) FROM"
+	  " transfers t WHERE t.award_id = w.award_id AND t.kind = 'return') AS s"
+	  " FROM awards w WHERE (w.status = 'void' AND (n <> 1 OR s <> w.total_fen))"
+	  " OR (w.status <> 'void' AND n <> 0) ORDER BY w.award_id LIMIT 1;",
+	  "award %s: %lld return transfers (%lld fen); a void award has exactly one of its total, "
+	  "any other award none" },
 };
 
 enum tl_err

@@ -11,10 +11,13 @@
  * fen > 0, a client-chosen 128-bit id (32 hex) that is the idempotency
  * key, the award it belongs to, and a kind:
  *   fund     funding -> budget     annual budget
- *   reserve  budget  -> payable    on final approval
- *   pay      payable -> paid       payment confirmed by the bank
- *   return   payable -> budget     bank rejected the payment (award void)
- *   forfeit  payable -> budget     claim period lapsed (award forfeited)
+ *   reserve  budget  -> payable    on final approval (the award's total)
+ *   pay      payable -> paid       the bank paid one share
+ *   forfeit  payable -> budget     one share's claim period lapsed
+ *   return   payable -> budget     the whole award is voided before any
+ *                                  share was settled
+ * pay and forfeit settle exactly one share (has_share, share_idx) and
+ * move exactly its fen; every other kind names no share.
  * Posting the same id again is LEDGER_EXISTS when every field matches and
  * TL_EEXIST ("exists with different fields") otherwise: never a second
  * entry.  ledger_post() runs its own BEGIN IMMEDIATE transaction (the
@@ -26,6 +29,7 @@
 #ifndef TL_PAYOUTS_LEDGER_H
 #define TL_PAYOUTS_LEDGER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "db.h"
@@ -33,6 +37,7 @@
 
 #define LEDGER_ID_LEN 32
 #define LEDGER_ACCOUNT_MAX 64
+#define LEDGER_SHARES_MAX 64 /* = AWARD_MAX_REPORTS; the schema's idx BETWEEN 0 AND 63 */
 
 enum ledger_kind { LEDGER_FUND, LEDGER_RESERVE, LEDGER_PAY, LEDGER_RETURN, LEDGER_FORFEIT };
 enum ledger_account_kind { LEDGER_ACC_FUNDING, LEDGER_ACC_BUDGET, LEDGER_ACC_PAYABLE, LEDGER_ACC_PAID };
@@ -45,6 +50,10 @@ struct ledger_transfer {
 	int64_t amount_fen;
 	char award_id[LEDGER_ID_LEN + 1]; /* "" for kind fund */
 	enum ledger_kind kind;
+	/* A flag rather than a -1 sentinel so that a zero-initialised
+	 * transfer names no share instead of share 0. */
+	bool has_share; /* set exactly for pay and forfeit */
+	int share_idx;  /* 0..LEDGER_SHARES_MAX-1 when has_share */
 };
 
 const char *ledger_kind_name(enum ledger_kind k);
@@ -73,15 +82,22 @@ enum tl_err ledger_get(struct db *db, const char *id, struct ledger_transfer *ou
 	__attribute__((warn_unused_result));
 
 /* Proves the ledger consistent; TL_OK, or TL_ECONFLICT with the first
- * inconsistency named in why:
+ * inconsistency named in why (checked in this order):
  *   - each account's posted totals equal the sums of its transfers
  *   - total debits == total credits over all accounts
  *   - no account but a funding source has debits > credits
+ *   - no transfer names a missing award; pay and forfeit transfers name
+ *     an existing share of their award, other kinds none
+ *   - every award's shares sum to its total
  *   - every award that reached approval has exactly one reserve of its
  *     total; proposed/rejected awards have none
- *   - every paid award has exactly one pay transfer of its total, and no
- *     other award has one; forfeited/void awards have exactly one release
- *   - every award's shares sum to its total */
+ *   - no award has paid, forfeited and returned more than it reserved
+ *   - every paid share has exactly one pay transfer of its fen, every
+ *     forfeited share exactly one forfeit of its fen, an open share none
+ *   - a paid award has every share settled and at least one paid, a
+ *     forfeited award every share forfeited, an approved award may have
+ *     some settled, any other award none
+ *   - a void award has exactly one return of its total, others none */
 enum tl_err ledger_check(struct db *db, char *why, size_t whylen) __attribute__((warn_unused_result));
 
 #endif

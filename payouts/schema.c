@@ -139,6 +139,82 @@ static const struct db_migration payouts_steps[] = {
 	  " BEGIN SELECT RAISE(ABORT, 'approvals are immutable'); END;"
 	  "CREATE TRIGGER approvals_no_delete BEFORE DELETE ON approvals"
 	  " BEGIN SELECT RAISE(ABORT, 'approvals are never deleted'); END;" },
+
+	{ "per-share settlement",
+	  /* Each reporter claims on their own, so each share is settled on its
+	   * own: paid (one pay transfer of its fen) or forfeited (one forfeit
+	   * transfer of its fen, back to the budget). */
+	  "ALTER TABLE shares ADD COLUMN state TEXT NOT NULL DEFAULT 'open'"
+	  " CHECK (state IN ('open','paid','forfeited'));"
+	  "ALTER TABLE shares ADD COLUMN settled_at INTEGER;"
+	  "ALTER TABLE transfers ADD COLUMN share_idx INTEGER"
+	  " CHECK (share_idx IS NULL OR share_idx BETWEEN 0 AND 63);"
+	  /* A share is settled at most once, whatever the C code does. */
+	  "CREATE UNIQUE INDEX transfers_one_per_share ON transfers (award_id, share_idx)"
+	  " WHERE share_idx IS NOT NULL;"
+
+	  /* Step 1 froze every column of a share; now only the settlement
+	   * columns may move, and only open -> paid | forfeited. */
+	  "DROP TRIGGER shares_no_update;"
+	  "CREATE TRIGGER shares_immutable BEFORE UPDATE OF award_id, idx, report_id, fen, kind"
+	  " ON shares BEGIN SELECT RAISE(ABORT, 'shares are immutable'); END;"
+	  "CREATE TRIGGER shares_settle_once BEFORE UPDATE OF state, settled_at ON shares"
+	  " WHEN NOT (OLD.state = 'open' AND NEW.state IN ('paid','forfeited')"
+	  "  AND NEW.settled_at IS NOT NULL)"
+	  " BEGIN SELECT RAISE(ABORT, 'a share is settled once: open -> paid or forfeited'); END;"
+	  "CREATE TRIGGER shares_settle_approved BEFORE UPDATE OF state ON shares WHEN"
+	  " (SELECT status FROM awards WHERE award_id = NEW.award_id) IS NOT 'approved'"
+	  " BEGIN SELECT RAISE(ABORT, 'only a share of an approved award is settled'); END;"
+	  "CREATE TRIGGER shares_paid_transfer BEFORE UPDATE OF state ON shares"
+	  " WHEN NEW.state = 'paid' AND (SELECT count(*) FROM transfers WHERE award_id = NEW.award_id"
+	  "  AND share_idx = NEW.idx AND kind = 'pay' AND amount_fen = NEW.fen) <> 1"
+	  " BEGIN SELECT RAISE(ABORT, 'a paid share needs exactly one pay transfer of its fen'); END;"
+	  "CREATE TRIGGER shares_forfeit_transfer BEFORE UPDATE OF state ON shares"
+	  " WHEN NEW.state = 'forfeited' AND (SELECT count(*) FROM transfers"
+	  "  WHERE award_id = NEW.award_id AND share_idx = NEW.idx AND kind = 'forfeit'"
+	  "  AND amount_fen = NEW.fen) <> 1"
+	  " BEGIN SELECT RAISE(ABORT, 'a forfeited share needs exactly one forfeit transfer of its fen');"
+	  " END;"
+
+	  /* Settlement transfers: pay and forfeit name one open share of an
+	   * approved award and move exactly its fen; other kinds name none. */
+	  "CREATE TRIGGER transfers_share_kind BEFORE INSERT ON transfers"
+	  " WHEN (NEW.kind IN ('pay','forfeit')) <> (NEW.share_idx IS NOT NULL)"
+	  " BEGIN SELECT RAISE(ABORT, 'pay and forfeit settle one share, other kinds name none'); END;"
+	  "CREATE TRIGGER transfers_share_amount BEFORE INSERT ON transfers"
+	  " WHEN NEW.share_idx IS NOT NULL AND (SELECT fen FROM shares WHERE award_id = NEW.award_id"
+	  "  AND idx = NEW.share_idx) IS NOT NEW.amount_fen"
+	  " BEGIN SELECT RAISE(ABORT, 'a settlement moves exactly its share'); END;"
+	  "CREATE TRIGGER transfers_share_open BEFORE INSERT ON transfers"
+	  " WHEN NEW.share_idx IS NOT NULL AND ((SELECT state FROM shares WHERE award_id = NEW.award_id"
+	  "  AND idx = NEW.share_idx) IS NOT 'open' OR"
+	  "  (SELECT status FROM awards WHERE award_id = NEW.award_id) IS NOT 'approved')"
+	  " BEGIN SELECT RAISE(ABORT, 'only an open share of an approved award is settled'); END;"
+	  /* The whole award goes back only while nobody has been paid or
+	   * forfeited: a settled share is never returned twice over. */
+	  "CREATE TRIGGER transfers_return_unsettled BEFORE INSERT ON transfers"
+	  " WHEN NEW.kind = 'return' AND ((SELECT status FROM awards WHERE award_id = NEW.award_id)"
+	  "  IS NOT 'approved' OR EXISTS (SELECT 1 FROM shares WHERE award_id = NEW.award_id"
+	  "  AND state <> 'open'))"
+	  " BEGIN SELECT RAISE(ABORT, 'only an approved award with no settled share is returned'); END;"
+
+	  /* The award's status follows its shares. */
+	  "DROP TRIGGER awards_paid_once;"
+	  "CREATE TRIGGER awards_paid_settled BEFORE UPDATE OF status ON awards"
+	  " WHEN NEW.status = 'paid' AND (EXISTS (SELECT 1 FROM shares WHERE award_id = NEW.award_id"
+	  "  AND state = 'open') OR NOT EXISTS (SELECT 1 FROM shares WHERE award_id = NEW.award_id"
+	  "  AND state = 'paid'))"
+	  " BEGIN SELECT RAISE(ABORT, 'paid needs every share settled and at least one paid'); END;"
+	  "CREATE TRIGGER awards_forfeited_settled BEFORE UPDATE OF status ON awards"
+	  " WHEN NEW.status = 'forfeited' AND EXISTS (SELECT 1 FROM shares"
+	  "  WHERE award_id = NEW.award_id AND state <> 'forfeited')"
+	  " BEGIN SELECT RAISE(ABORT, 'forfeited needs every share forfeited'); END;"
+	  "CREATE TRIGGER awards_void_returned BEFORE UPDATE OF status ON awards"
+	  " WHEN NEW.status = 'void' AND (EXISTS (SELECT 1 FROM shares WHERE award_id = NEW.award_id"
+	  "  AND state <> 'open') OR (SELECT count(*) FROM transfers WHERE award_id = NEW.award_id"
+	  "  AND kind = 'return' AND amount_fen = (SELECT amount_fen FROM transfers"
+	  "  WHERE award_id = NEW.award_id AND kind = 'reserve')) <> 1)"
+	  " BEGIN SELECT RAISE(ABORT, 'void needs no settled share and one return of the reservation'); END;" },
 };
 
 enum tl_err

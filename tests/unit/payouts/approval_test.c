@@ -1,7 +1,8 @@
 /*
  * approval_test.c - maker-checker approvals with Ed25519 signatures,
  * thresholds, city-level rule, budgets, tamper detection before payment,
- * release, and the schema's own guards.
+ * per-share settlement (pay / forfeit), voiding, and the schema's own
+ * guards.
  */
 #include "compat.h"
 #include "approval.h"
@@ -144,6 +145,66 @@ check_ok(struct fx *f)
 		fail_msg("ledger_check: %s", why);
 }
 
+static enum tl_err
+pay(struct fx *f, const char *award_id, int idx, const char *tid, enum ledger_outcome *out)
+{
+	return payouts_confirm_share(f->p, award_id, idx, tid, 20, out, f->why, sizeof(f->why));
+}
+
+static enum tl_err
+forfeit(struct fx *f, const char *award_id, int idx, const char *tid, enum ledger_outcome *out)
+{
+	return payouts_forfeit_share(f->p, award_id, idx, tid, 30, out, f->why, sizeof(f->why));
+}
+
+/* Pays every share of an award under fresh ids. */
+static void
+pay_all(struct fx *f, const char *award_id, size_t n)
+{
+	char tid[ID_HEX_LEN + 1];
+	enum ledger_outcome out;
+
+	for (size_t i = 0; i < n; i++) {
+		id_new(tid);
+		if (pay(f, award_id, (int)i, tid, &out) != TL_OK)
+			fail_msg("share %zu: %s", i, f->why);
+		assert_int_equal(out, LEDGER_CREATED);
+	}
+}
+
+static enum share_state
+share_of(struct fx *f, const char *award_id, int idx)
+{
+	enum share_state s;
+
+	assert_int_equal(payouts_share_state(f->p, award_id, idx, &s), TL_OK);
+	return s;
+}
+
+static int64_t
+credits_of(struct fx *f, const char *account)
+{
+	int64_t dr, cr;
+
+	assert_int_equal(ledger_balance(f->db, account, &dr, &cr), TL_OK);
+	return cr - dr;
+}
+
+static int64_t
+count_rows(struct fx *f, const char *sql)
+{
+	struct db_stmt *st = NULL;
+	bool row;
+	int64_t n;
+
+	assert_int_equal(db_prepare(f->db, sql, &st), TL_OK);
+	assert_int_equal(db_step(st, &row), TL_OK);
+	assert_true(row);
+	n = db_col_int64(st, 0);
+	db_finalize(st);
+	return n;
+}
+
 static void
 test_happy_path_and_idempotency(void **state)
 {
@@ -175,25 +236,201 @@ test_happy_path_and_idempotency(void **state)
 	assert_int_equal(payouts_budget_remaining(f->p, DISTRICT, YEAR, &left), TL_OK);
 	assert_int_equal(left, 10000000);
 	assert_int_equal(approval_verify(f->p, a.award_id, f->why, sizeof(f->why)), TL_OK);
+	/* Reporter 0 is paid: the award stays approved while others wait. */
 	id_new(tid);
-	assert_int_equal(payouts_confirm_payment(f->p, a.award_id, tid, 20, &out, f->why, sizeof(f->why)),
-	                 TL_OK);
+	assert_int_equal(pay(f, a.award_id, 0, tid, &out), TL_OK);
 	assert_int_equal(out, LEDGER_CREATED);
-	assert_int_equal(status_of(f, a.award_id), AWARD_PAID);
+	assert_int_equal(share_of(f, a.award_id, 0), SHARE_PAID);
+	assert_int_equal(share_of(f, a.award_id, 1), SHARE_OPEN);
+	assert_int_equal(status_of(f, a.award_id), AWARD_APPROVED);
+	assert_int_equal(credits_of(f, "paid:" DISTRICT), a.shares[0].fen);
 	/* A retry with the same transfer id: "exists", still one payment. */
-	assert_int_equal(payouts_confirm_payment(f->p, a.award_id, tid, 21, &out, f->why, sizeof(f->why)),
-	                 TL_OK);
+	assert_int_equal(pay(f, a.award_id, 0, tid, &out), TL_OK);
 	assert_int_equal(out, LEDGER_EXISTS);
-	/* A second payment under another id: refused. */
+	assert_int_equal(credits_of(f, "paid:" DISTRICT), a.shares[0].fen);
+	assert_int_equal(count_rows(f, "SELECT count(*) FROM transfers WHERE kind = 'pay';"), 1);
+	/* A second payment of the same share under another id: refused. */
 	{
 		char other[ID_HEX_LEN + 1];
 		id_new(other);
-		assert_int_equal(payouts_confirm_payment(f->p, a.award_id, other, 22, &out, f->why,
-		                                         sizeof(f->why)),
-		                 TL_EDENIED);
+		assert_int_equal(pay(f, a.award_id, 0, other, &out), TL_EDENIED);
+		assert_non_null(strstr(f->why, "already paid"));
+		assert_non_null(strstr(f->why, tid));
 		assert_int_equal(ledger_get(f->db, other, &(struct ledger_transfer){ 0 }), TL_ENOTFOUND);
+		/* The same id cannot pay another share either. */
+		assert_int_equal(pay(f, a.award_id, 1, tid, &out), TL_EEXIST);
+		assert_int_equal(share_of(f, a.award_id, 1), SHARE_OPEN);
+		/* Nor can a share that does not exist be paid. */
+		assert_int_equal(pay(f, a.award_id, 3, other, &out), TL_ENOTFOUND);
+		assert_int_equal(pay(f, a.award_id, -1, other, &out), TL_EINVAL);
 	}
 	check_ok(f);
+	/* The last open share settles the award. */
+	id_new(tid);
+	assert_int_equal(pay(f, a.award_id, 1, tid, &out), TL_OK);
+	assert_int_equal(status_of(f, a.award_id), AWARD_APPROVED);
+	id_new(tid);
+	assert_int_equal(pay(f, a.award_id, 2, tid, &out), TL_OK);
+	assert_int_equal(status_of(f, a.award_id), AWARD_PAID);
+	assert_int_equal(credits_of(f, "paid:" DISTRICT), 10000000);
+	assert_int_equal(credits_of(f, "payable:" DISTRICT), 0);
+	/* ... and a retry on a paid award is still only "exists". */
+	assert_int_equal(pay(f, a.award_id, 2, tid, &out), TL_OK);
+	assert_int_equal(out, LEDGER_EXISTS);
+	check_ok(f);
+}
+
+/* The issue's case: two simultaneous reporters, one claims and is paid,
+ * the other never claims and forfeits. */
+static void
+test_one_paid_one_forfeited(void **state)
+{
+	struct fx *f = *state;
+	struct award_proposal a;
+	enum award_status st;
+	enum ledger_outcome out;
+	char tid[ID_HEX_LEN + 1], fid[ID_HEX_LEN + 1];
+	int64_t left;
+
+	fund(f, 1000000);
+	proposal(&a, 11, 600001, 2); /* 300001 + 300000 */
+	assert_int_equal(a.shares[0].fen, 300001);
+	assert_int_equal(award_propose(f->p, &a, 5, f->why, sizeof(f->why)), TL_OK);
+	assert_int_equal(decide(f, a.award_id, D1, APPROVAL_APPROVE, &st), TL_OK);
+	assert_int_equal(payouts_budget_remaining(f->p, DISTRICT, YEAR, &left), TL_OK);
+	assert_int_equal(left, 399999);
+	id_new(fid);
+	assert_int_equal(forfeit(f, a.award_id, 1, fid, &out), TL_OK);
+	assert_int_equal(out, LEDGER_CREATED);
+	assert_int_equal(share_of(f, a.award_id, 1), SHARE_FORFEITED);
+	assert_int_equal(status_of(f, a.award_id), AWARD_APPROVED);
+	/* The forfeited share is back in the budget at once. */
+	assert_int_equal(payouts_budget_remaining(f->p, DISTRICT, YEAR, &left), TL_OK);
+	assert_int_equal(left, 699999);
+	/* Forfeiting again under the same id is a retry; paying it is not. */
+	assert_int_equal(forfeit(f, a.award_id, 1, fid, &out), TL_OK);
+	assert_int_equal(out, LEDGER_EXISTS);
+	id_new(tid);
+	assert_int_equal(pay(f, a.award_id, 1, tid, &out), TL_EDENIED);
+	assert_non_null(strstr(f->why, "forfeited"));
+	check_ok(f);
+	assert_int_equal(pay(f, a.award_id, 0, tid, &out), TL_OK);
+	assert_int_equal(status_of(f, a.award_id), AWARD_PAID);
+	assert_int_equal(credits_of(f, "paid:" DISTRICT), 300001);
+	assert_int_equal(credits_of(f, "payable:" DISTRICT), 0);
+	assert_int_equal(payouts_budget_remaining(f->p, DISTRICT, YEAR, &left), TL_OK);
+	assert_int_equal(left, 699999);
+	/* A paid share cannot be forfeited, under any id. */
+	assert_int_equal(forfeit(f, a.award_id, 0, tid, &out), TL_EDENIED);
+	id_new(fid);
+	assert_int_equal(forfeit(f, a.award_id, 0, fid, &out), TL_EDENIED);
+	assert_non_null(strstr(f->why, "already paid"));
+	assert_int_equal(ledger_get(f->db, fid, &(struct ledger_transfer){ 0 }), TL_ENOTFOUND);
+	assert_int_equal(payouts_budget_remaining(f->p, DISTRICT, YEAR, &left), TL_OK);
+	assert_int_equal(left, 699999);
+	check_ok(f);
+}
+
+/* Nobody claims: every share forfeits, the award is forfeited and the
+ * whole reservation is back; a void after the first settlement is
+ * refused. */
+static void
+test_all_forfeited_and_void_refused(void **state)
+{
+	struct fx *f = *state;
+	struct award_proposal a;
+	enum award_status st;
+	enum ledger_outcome out;
+	char tid[ID_HEX_LEN + 1];
+	int64_t left;
+
+	fund(f, 900000);
+	proposal(&a, 12, 900000, 3);
+	assert_int_equal(award_propose(f->p, &a, 5, f->why, sizeof(f->why)), TL_OK);
+	assert_int_equal(decide(f, a.award_id, D2, APPROVAL_APPROVE, &st), TL_OK);
+	assert_int_equal(payouts_budget_remaining(f->p, DISTRICT, YEAR, &left), TL_OK);
+	assert_int_equal(left, 0);
+	id_new(tid);
+	assert_int_equal(forfeit(f, a.award_id, 2, tid, &out), TL_OK);
+	/* Once a share is settled the award can no longer be voided whole. */
+	id_new(tid);
+	assert_int_equal(payouts_release(f->p, a.award_id, RELEASE_BANK_REJECTED, tid, 31, &out, f->why,
+	                                 sizeof(f->why)),
+	                 TL_EDENIED);
+	assert_non_null(strstr(f->why, "settled"));
+	assert_int_equal(ledger_get(f->db, tid, &(struct ledger_transfer){ 0 }), TL_ENOTFOUND);
+	assert_int_equal(status_of(f, a.award_id), AWARD_APPROVED);
+	for (int i = 0; i < 2; i++) {
+		id_new(tid);
+		assert_int_equal(forfeit(f, a.award_id, i, tid, &out), TL_OK);
+	}
+	assert_int_equal(status_of(f, a.award_id), AWARD_FORFEITED);
+	assert_int_equal(payouts_budget_remaining(f->p, DISTRICT, YEAR, &left), TL_OK);
+	assert_int_equal(left, 900000);
+	assert_int_equal(credits_of(f, "paid:" DISTRICT), 0);
+	check_ok(f);
+}
+
+/* The schema refuses per-share shortcuts even without the C code. */
+static void
+test_share_schema_guards(void **state)
+{
+	struct fx *f = *state;
+	struct award_proposal a;
+	enum award_status st;
+	enum ledger_outcome out;
+	char tid[ID_HEX_LEN + 1];
+#define AW "a000000000000000000000000000000d"
+	static const char *bad[] = {
+		/* a share marked paid without its pay transfer */
+		"UPDATE shares SET state = 'paid', settled_at = 1 WHERE award_id = '" AW "' AND idx = 1;",
+		/* the award paid while a share is open */
+		"UPDATE awards SET status = 'paid' WHERE award_id = '" AW "';",
+		"UPDATE awards SET status = 'forfeited' WHERE award_id = '" AW "';",
+		/* a pay that names no share */
+		"INSERT INTO transfers (id, debit, credit, amount_fen, award_id, kind, at) VALUES"
+		" ('00000000000000000000000000000011', 'payable:120116', 'paid:120116', 1, '" AW "',"
+		" 'pay', 1);",
+		/* a pay of the wrong amount */
+		"INSERT INTO transfers (id, debit, credit, amount_fen, award_id, kind, at, share_idx)"
+		" VALUES ('00000000000000000000000000000012', 'payable:120116', 'paid:120116', 1, '" AW "',"
+		" 'pay', 1, 1);",
+		/* a second settlement of the paid share */
+		"INSERT INTO transfers (id, debit, credit, amount_fen, award_id, kind, at, share_idx)"
+		" VALUES ('00000000000000000000000000000013', 'payable:120116', 'budget:120116:2026',"
+		" 50000, '" AW "', 'forfeit', 1, 0);",
+		/* a reserve that pretends to settle a share */
+		"INSERT INTO transfers (id, debit, credit, amount_fen, award_id, kind, at, share_idx)"
+		" VALUES ('00000000000000000000000000000014', 'budget:120116:2026', 'payable:120116', 1,"
+		" '" AW "', 'reserve', 1, 1);",
+		/* settled shares never reopen or change */
+		"UPDATE shares SET state = 'open' WHERE award_id = '" AW "' AND idx = 0;",
+		"UPDATE shares SET state = 'forfeited' WHERE award_id = '" AW "' AND idx = 0;",
+		"UPDATE shares SET settled_at = 99 WHERE award_id = '" AW "' AND idx = 0;",
+		"UPDATE shares SET fen = fen + 1 WHERE award_id = '" AW "' AND idx = 1;",
+		/* a void while a share is settled */
+		"UPDATE awards SET status = 'void' WHERE award_id = '" AW "';",
+	};
+
+	fund(f, 1000000);
+	proposal(&a, 13, 100000, 2);
+	assert_string_equal(a.award_id, AW);
+	assert_int_equal(award_propose(f->p, &a, 5, f->why, sizeof(f->why)), TL_OK);
+	/* Before approval a share cannot be settled at all. */
+	id_new(tid);
+	assert_int_equal(pay(f, a.award_id, 0, tid, &out), TL_EDENIED);
+	assert_non_null(strstr(f->why, "not approved"));
+	assert_int_equal(forfeit(f, a.award_id, 0, tid, &out), TL_EDENIED);
+	assert_int_equal(decide(f, a.award_id, D1, APPROVAL_APPROVE, &st), TL_OK);
+	assert_int_equal(pay(f, a.award_id, 0, tid, &out), TL_OK);
+	for (size_t i = 0; i < TL_ARRAY_LEN(bad); i++)
+		if (db_exec(f->db, bad[i]) != TL_ECONFLICT)
+			fail_msg("not refused: %s", bad[i]);
+	assert_int_equal(share_of(f, a.award_id, 0), SHARE_PAID);
+	assert_int_equal(share_of(f, a.award_id, 1), SHARE_OPEN);
+	assert_int_equal(status_of(f, a.award_id), AWARD_APPROVED);
+	check_ok(f);
+#undef AW
 }
 
 static void
@@ -254,8 +491,7 @@ test_dual_approval(void **state)
 	assert_int_equal(decide(f, a.award_id, D1, APPROVAL_APPROVE, &st), TL_OK);
 	assert_int_equal(st, AWARD_PROPOSED);
 	id_new(tid);
-	assert_int_equal(payouts_confirm_payment(f->p, a.award_id, tid, 20, &out, f->why, sizeof(f->why)),
-	                 TL_EDENIED);
+	assert_int_equal(pay(f, a.award_id, 0, tid, &out), TL_EDENIED);
 	assert_int_equal(db_exec(f->db, "UPDATE awards SET status = 'approved'"
 	                                " WHERE award_id = 'a0000000000000000000000000000003';"),
 	                 TL_ECONFLICT);
@@ -268,8 +504,8 @@ test_dual_approval(void **state)
 	/* With the city office it passes. */
 	assert_int_equal(decide(f, a.award_id, CITY, APPROVAL_APPROVE, &st), TL_OK);
 	assert_int_equal(st, AWARD_APPROVED);
-	assert_int_equal(payouts_confirm_payment(f->p, a.award_id, tid, 20, &out, f->why, sizeof(f->why)),
-	                 TL_OK);
+	assert_int_equal(pay(f, a.award_id, 0, tid, &out), TL_OK);
+	assert_int_equal(status_of(f, a.award_id), AWARD_PAID);
 	check_ok(f);
 }
 
@@ -342,21 +578,26 @@ test_budget_exhausted(void **state)
 	assert_int_equal(left, 300000);
 	/* A forfeited award releases its reservation ... */
 	id_new(tid);
-	assert_int_equal(payouts_release(f->p, a.award_id, RELEASE_FORFEITED, tid, 30, &out, f->why,
-	                                 sizeof(f->why)),
-	                 TL_OK);
+	assert_int_equal(forfeit(f, a.award_id, 0, tid, &out), TL_OK);
 	assert_int_equal(status_of(f, a.award_id), AWARD_FORFEITED);
 	assert_int_equal(payouts_budget_remaining(f->p, DISTRICT, YEAR, &left), TL_OK);
 	assert_int_equal(left, 1000000);
 	/* ... so the second approval now goes through. */
 	assert_int_equal(decide(f, b.award_id, D1, APPROVAL_APPROVE, &st), TL_OK);
 	assert_int_equal(st, AWARD_APPROVED);
-	/* Bank rejection: money back, award void, a new version may follow. */
+	/* Voided before anything was settled: money back, a new version may
+	 * follow; a retry of the void is "exists". */
 	id_new(tid);
 	assert_int_equal(payouts_release(f->p, b.award_id, RELEASE_BANK_REJECTED, tid, 31, &out, f->why,
 	                                 sizeof(f->why)),
 	                 TL_OK);
+	assert_int_equal(out, LEDGER_CREATED);
 	assert_int_equal(status_of(f, b.award_id), AWARD_VOID);
+	assert_int_equal(payouts_release(f->p, b.award_id, RELEASE_BANK_REJECTED, tid, 32, &out, f->why,
+	                                 sizeof(f->why)),
+	                 TL_OK);
+	assert_int_equal(out, LEDGER_EXISTS);
+	assert_int_equal(pay(f, b.award_id, 0, tid, &out), TL_EDENIED); /* a void award pays nothing */
 	{
 		struct award_proposal c;
 		struct award_record r;
@@ -403,19 +644,33 @@ test_tamper_detected_before_payment(void **state)
 	/* An insider with the database key drops the guards and moves one
 	 * fen from one reporter's share to another: the total is unchanged,
 	 * so only the signatures can notice. */
-	assert_int_equal(db_exec(f->db, "DROP TRIGGER shares_no_update;"), TL_OK);
+	assert_int_equal(db_exec(f->db, "DROP TRIGGER shares_immutable;"), TL_OK);
 	assert_int_equal(db_exec(f->db, "UPDATE shares SET fen = fen + 1 WHERE idx = 0"
 	                                " AND award_id = 'a0000000000000000000000000000008';"
 	                                "UPDATE shares SET fen = fen - 1 WHERE idx = 1"
 	                                " AND award_id = 'a0000000000000000000000000000008';"),
 	                 TL_OK);
 	id_new(tid);
-	assert_int_equal(payouts_confirm_payment(f->p, a.award_id, tid, 20, &out, f->why, sizeof(f->why)),
-	                 TL_ECRYPTO);
+	assert_int_equal(pay(f, a.award_id, 0, tid, &out), TL_ECRYPTO);
 	assert_non_null(strstr(f->why, "does not match"));
+	/* Nor may the tampered amount flow back into the budget. */
+	assert_int_equal(forfeit(f, a.award_id, 1, tid, &out), TL_ECRYPTO);
 	assert_int_equal(status_of(f, a.award_id), AWARD_APPROVED);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(share_of(f, a.award_id, i), SHARE_OPEN);
+	assert_int_equal(ledger_get(f->db, tid, &(struct ledger_transfer){ 0 }), TL_ENOTFOUND);
 	assert_int_equal(ledger_balance(f->db, "paid:" DISTRICT, &dr, &cr), TL_OK);
 	assert_int_equal(cr, 0);
+	assert_int_equal(credits_of(f, "payable:" DISTRICT), 12000000);
+	/* Raising one reporter's share alone (the shares no longer add up)
+	 * is caught the same way. */
+	assert_int_equal(db_exec(f->db, "UPDATE shares SET fen = fen + 1000000 WHERE idx = 2"
+	                                " AND award_id = 'a0000000000000000000000000000008';"),
+	                 TL_OK);
+	assert_int_equal(pay(f, a.award_id, 2, tid, &out), TL_ECRYPTO);
+	assert_int_equal(db_exec(f->db, "UPDATE shares SET fen = fen - 1000000 WHERE idx = 2"
+	                                " AND award_id = 'a0000000000000000000000000000008';"),
+	                 TL_OK);
 	/* Put it back: the signatures verify again. */
 	assert_int_equal(db_exec(f->db, "UPDATE shares SET fen = fen - 1 WHERE idx = 0"
 	                                " AND award_id = 'a0000000000000000000000000000008';"
@@ -430,8 +685,7 @@ test_tamper_detected_before_payment(void **state)
 	                                "UPDATE shares SET fen = fen + 1 WHERE idx = 2"
 	                                " AND award_id = 'a0000000000000000000000000000008';"),
 	                 TL_OK);
-	assert_int_equal(payouts_confirm_payment(f->p, a.award_id, tid, 20, &out, f->why, sizeof(f->why)),
-	                 TL_ECRYPTO);
+	assert_int_equal(pay(f, a.award_id, 2, tid, &out), TL_ECRYPTO);
 	/* Lowering the approval requirement does not help either. */
 	assert_int_equal(db_exec(f->db, "UPDATE awards SET total_fen = total_fen - 1,"
 	                                " required_approvals = 1, need_city = 0"
@@ -439,10 +693,10 @@ test_tamper_detected_before_payment(void **state)
 	                                "UPDATE shares SET fen = fen - 1 WHERE idx = 2"
 	                                " AND award_id = 'a0000000000000000000000000000008';"),
 	                 TL_OK);
-	assert_int_equal(payouts_confirm_payment(f->p, a.award_id, tid, 20, &out, f->why, sizeof(f->why)),
-	                 TL_ECRYPTO); /* the signed bytes include the requirement */
+	assert_int_equal(pay(f, a.award_id, 0, tid, &out), TL_ECRYPTO); /* the signed bytes include the requirement */
 	assert_int_equal(ledger_balance(f->db, "paid:" DISTRICT, &dr, &cr), TL_OK);
 	assert_int_equal(cr, 0);
+	assert_int_equal(count_rows(f, "SELECT count(*) FROM transfers WHERE share_idx IS NOT NULL;"), 0);
 }
 
 static void
@@ -460,6 +714,8 @@ test_transitions(void **state)
 		"DELETE FROM approvals;",
 		"UPDATE approvals SET decision = 'approve';",
 		"UPDATE staff SET pk = '00';",
+		"UPDATE shares SET state = 'forfeited';",
+		"UPDATE awards SET status = 'forfeited' WHERE award_id = 'a0000000000000000000000000000009';",
 	};
 
 	fund(f, 1000000);
@@ -469,16 +725,17 @@ test_transitions(void **state)
 	assert_int_equal(db_exec(f->db, bad[0]), TL_ECONFLICT);
 	assert_int_equal(decide(f, a.award_id, D1, APPROVAL_APPROVE, &st), TL_OK);
 	id_new(tid);
-	assert_int_equal(payouts_confirm_payment(f->p, a.award_id, tid, 20, &out, f->why, sizeof(f->why)),
-	                 TL_OK);
+	assert_int_equal(pay(f, a.award_id, 0, tid, &out), TL_OK);
+	assert_int_equal(status_of(f, a.award_id), AWARD_PAID);
 	for (size_t i = 0; i < TL_ARRAY_LEN(bad); i++)
 		if (db_exec(f->db, bad[i]) != TL_ECONFLICT)
 			fail_msg("not refused: %s", bad[i]);
-	/* Releasing a paid award is refused. */
+	/* Voiding or forfeiting a paid award is refused. */
 	id_new(tid);
-	assert_int_equal(payouts_release(f->p, a.award_id, RELEASE_FORFEITED, tid, 30, &out, f->why,
+	assert_int_equal(payouts_release(f->p, a.award_id, RELEASE_BANK_REJECTED, tid, 30, &out, f->why,
 	                                 sizeof(f->why)),
 	                 TL_EDENIED);
+	assert_int_equal(forfeit(f, a.award_id, 0, tid, &out), TL_EDENIED);
 	/* Unknown approver, unknown award. */
 	{
 		struct award_proposal b;
@@ -515,8 +772,7 @@ test_engine_to_payment(void **state)
 	struct award_proposal a = { 0 };
 	struct award_record r;
 	enum award_status st;
-	enum ledger_outcome out;
-	char tid[ID_HEX_LEN + 1], canon[APPROVAL_CANON_MAX];
+	char canon[APPROVAL_CANON_MAX];
 	size_t len;
 
 	award_rules_default(&rules);
@@ -543,9 +799,9 @@ test_engine_to_payment(void **state)
 	assert_int_equal(award_canonical(&r, APPROVAL_APPROVE, canon, 64, &len), TL_ETOOBIG);
 	assert_int_equal(decide(f, a.award_id, CITY, APPROVAL_APPROVE, &st), TL_OK);
 	assert_int_equal(st, AWARD_APPROVED);
-	id_new(tid);
-	assert_int_equal(payouts_confirm_payment(f->p, a.award_id, tid, 20, &out, f->why, sizeof(f->why)),
-	                 TL_OK);
+	pay_all(f, a.award_id, a.n_shares);
+	assert_int_equal(status_of(f, a.award_id), AWARD_PAID);
+	assert_int_equal(credits_of(f, "paid:" DISTRICT), 9500000);
 	check_ok(f);
 }
 
@@ -554,6 +810,9 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_happy_path_and_idempotency, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_one_paid_one_forfeited, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_all_forfeited_and_void_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_share_schema_guards, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_self_approval_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dual_approval, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cap_refused, setup, teardown),
