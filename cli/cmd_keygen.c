@@ -26,6 +26,10 @@ static const char *const secret_keys[] = {
 	"intake.key",          /* intake's receipt / idempotency hashing key */
 	"nats-store.key",      /* JetStream encryption at rest (nats-server only) */
 	"district-db.key",     /* SQLCipher key of the district node's case database */
+	"payouts-db.key",      /* SQLCipher key of the payouts database (ledger, awards) */
+	/* Keyed hash of ID numbers on the vault's exclusion list (officials,
+	 * violators' legal representatives): the list is kept as hashes only. */
+	"vault-exclusion.key",
 };
 
 /* NATS passwords, one per user of the server config. */
@@ -33,6 +37,7 @@ static const char *const passwords[] = {
 	"nats-admin.pw",
 	"nats-intake.pw",
 	"nats-vault.pw",
+	"nats-payouts.pw",
 	/* One user per district and for the city triage code (district-<code>,
 	 * see districts/node.h): a node acting for district A holds only A's
 	 * password, so it can never read B's leads or publish B's events. */
@@ -215,10 +220,13 @@ static const struct pair_kind sign_kind = { "Ed25519", crypto_sign_SECRETKEYBYTE
 	                                    crypto_sign_PUBLICKEYBYTES, crypto_sign_keypair, sign_derive };
 
 /* One key pair in dir.  If only the secret key survives, the public key is
- * derived again; a public key without its secret key is an operator
- * mistake we will not paper over by minting a new pair. */
+ * derived again.  A public key without its secret key is an operator
+ * mistake we will not paper over by minting a new pair, unless the secret
+ * key's place is on another machine (sk_elsewhere: the finance export
+ * key), where the lone public key is the expected state. */
 static int
-make_pair(const char *dir, const char *skname, const char *pkname, const struct pair_kind *k)
+make_pair(const char *dir, const char *skname, const char *pkname, const struct pair_kind *k,
+          bool sk_elsewhere)
 {
 	char skpath[4096], pkpath[4096], why[512];
 	unsigned char *sk = NULL, pk[64];
@@ -234,6 +242,11 @@ make_pair(const char *dir, const char *skname, const char *pkname, const struct 
 	if (have_sk && have_pk) {
 		report("kept", skpath);
 		report("kept", pkpath);
+		return 0;
+	}
+	if (have_pk && sk_elsewhere) {
+		report("kept", pkpath);
+		printf("         (%s is not here: kept on another machine)\n", skname);
 		return 0;
 	}
 	if (have_pk) {
@@ -283,7 +296,7 @@ make_sign_pair(const char *dir, const char *service)
 	if ((size_t)snprintf(skname, sizeof(skname), "audit-%s.key", service) >= sizeof(skname) ||
 	    (size_t)snprintf(pkname, sizeof(pkname), "audit-%s.pub", service) >= sizeof(pkname))
 		return -1;
-	return make_pair(dir, skname, pkname, &sign_kind);
+	return make_pair(dir, skname, pkname, &sign_kind, false);
 }
 
 int
@@ -300,10 +313,16 @@ cmd_keygen(int argc, char **argv)
 		       "  vault-pseudonym.key vault's reporter pseudonym key\n"
 		       "  intake.key          intake's receipt and idempotency hashing key\n"
 		       "  nats-store.key      JetStream encryption-at-rest key (nats-server)\n"
+		       "  vault-exclusion.key vault's key for hashing excluded ID numbers\n"
 		       "  district-db.key     district node case database (SQLCipher) key\n"
+		       "  payouts-db.key      payouts database (SQLCipher) key\n"
+		       "  finance-export.key/.pub\n"
+		       "                      X25519 pair for payment batches: vault and payouts\n"
+		       "                      seal to .pub; move .key to the finance officer's\n"
+		       "                      machine and delete it here (a lone .pub is kept)\n"
 		       "  audit-vault.key/.pub, audit-payouts.key/.pub\n"
 		       "                      Ed25519 audit-chain signing pairs (docs/audit.md)\n"
-		       "  nats-*.pw           NATS passwords for admin, intake, vault and\n"
+		       "  nats-*.pw           NATS passwords for admin, intake, vault, payouts and\n"
 		       "                      district-<code> (16 districts + 120000)\n"
 		       "Existing files are never overwritten.  See docs/keys.md.\n");
 		return 0;
@@ -315,7 +334,13 @@ cmd_keygen(int argc, char **argv)
 	dir = argv[1];
 	if (prepare_dir(dir) != 0)
 		return 1;
-	if (make_pair(dir, "vault-box.key", "vault-box.pub", &box_kind) != 0)
+	if (make_pair(dir, "vault-box.key", "vault-box.pub", &box_kind, false) != 0)
+		rc = 1;
+	/* The vault seals revealed payee details, and payouts the batch files,
+	 * to finance-export.pub; only the finance officer's machine keeps the
+	 * secret key (docs/keys.md), so once it has been moved there keygen
+	 * must keep working with the public key alone. */
+	if (make_pair(dir, "finance-export.key", "finance-export.pub", &box_kind, true) != 0)
 		rc = 1;
 	for (size_t i = 0; i < TL_ARRAY_LEN(audit_services); i++)
 		if (make_sign_pair(dir, audit_services[i]) != 0)

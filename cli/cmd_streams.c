@@ -2,9 +2,10 @@
  * tipline streams setup|check: the JetStream layout every Tipline process
  * relies on, declared once here.
  *
- * setup creates or updates (idempotently) the streams, the vault's durable
- * consumer and the KV buckets; check only looks and reports what is
- * missing.  Both need the NATS admin user: daemons' users may not create
+ * setup creates or updates (idempotently) the streams, the durable
+ * consumers of the vault, the districts and payouts, and the KV buckets;
+ * check only looks and reports what is missing; replay resets one node's
+ * durables so that it reads its streams again from the start.  Both need the NATS admin user: daemons' users may not create
  * anything (their allow-lists stop at STREAM.INFO and their own consumer).
  * Names come from wire.h so that nothing here can drift from the code that
  * publishes and consumes.
@@ -26,6 +27,7 @@ static const char *const deposit_subjects[] = { WIRE_SUBJ_DEPOSITS_ALL };
 static const char *const lead_subjects[] = { WIRE_SUBJ_LEADS_ALL };
 static const char *const event_subjects[] = { WIRE_SUBJ_EVENTS_ALL };
 static const char *const xfer_subjects[] = { WIRE_SUBJ_XFER_ALL };
+static const char *const payee_subjects[] = { WIRE_SUBJ_PAYEES_ALL };
 
 /* Streams.  The dedup window covers a channel's longest realistic retry
  * (WeChat resends within seconds, an MTA requeues for minutes), so a retry
@@ -47,6 +49,11 @@ static const struct bus_stream_cfg streams[] = {
 	 * stream of its own so that a district user never needs publish
 	 * rights on tl.lead.> (docs/districts.md). */
 	{ .name = WIRE_STREAM_XFER, .subjects = xfer_subjects, .nsubjects = 1,
+	  .retention = BUS_LIMITS, .dup_window_ms = 10 * MIN_MS, .max_msg_size = WIRE_MAX_MSG },
+	/* The vault's eligibility results for payee claims (tl.payee.result,
+	 * ids and a verdict only, never payee details).  Limits retention, not
+	 * a work queue: payouts rebuilds its database by replaying them. */
+	{ .name = WIRE_STREAM_PAYEES, .subjects = payee_subjects, .nsubjects = 1,
 	  .retention = BUS_LIMITS, .dup_window_ms = 10 * MIN_MS, .max_msg_size = WIRE_MAX_MSG },
 };
 
@@ -104,6 +111,40 @@ static const struct bus_consumer_cfg consumers[] = {
 	  .max_ack_pending = 1000 },
 };
 
+/* tipline-payouts reads every district's leads and events and the vault's
+ * eligibility results (docs/award-flow.md section 1).  Like the district
+ * durables they never give up on a message: a verdict or a claim result
+ * must reach the ledger however long payouts was down.  Names must match
+ * the payouts user's allow-list (scripts/devenv.sh, deploy/nats). */
+static const struct bus_consumer_cfg payouts_consumers[] = {
+	{ .stream = WIRE_STREAM_LEADS, .durable = WIRE_CONSUMER_PAYOUTS_LEADS,
+	  .filter = WIRE_SUBJ_LEADS_ALL, .ack_wait_ms = 30 * 1000, .max_deliver = -1,
+	  .max_ack_pending = 1000 },
+	{ .stream = WIRE_STREAM_EVENTS, .durable = WIRE_CONSUMER_PAYOUTS_EVENTS,
+	  .filter = WIRE_SUBJ_EVENTS_ALL, .ack_wait_ms = 30 * 1000, .max_deliver = -1,
+	  .max_ack_pending = 1000 },
+	{ .stream = WIRE_STREAM_PAYEES, .durable = WIRE_CONSUMER_PAYOUTS_PAYEES,
+	  .filter = WIRE_SUBJ_PAYEES_ALL, .ack_wait_ms = 30 * 1000, .max_deliver = -1,
+	  .max_ack_pending = 1000 },
+};
+
+/* Every durable setup creates and check looks for. */
+#define NALL_CONSUMERS (TL_ARRAY_LEN(consumers) + TL_ARRAY_LEN(payouts_consumers) + NDISTRICT_CONSUMERS)
+static size_t
+all_consumers(struct district_consumers *dc, const struct bus_consumer_cfg **all)
+{
+	size_t n = 0;
+
+	district_consumers(dc, NULL);
+	for (size_t i = 0; i < TL_ARRAY_LEN(consumers); i++)
+		all[n++] = &consumers[i];
+	for (size_t i = 0; i < TL_ARRAY_LEN(payouts_consumers); i++)
+		all[n++] = &payouts_consumers[i];
+	for (size_t i = 0; i < dc->n; i++)
+		all[n++] = &dc->c[i];
+	return n;
+}
+
 static const struct bus_kv_cfg buckets[] = {
 	{ .bucket = WIRE_KV_STATUS, .history = 5 },
 	{ .bucket = WIRE_KV_CLAIMS, .history = 10 },
@@ -122,24 +163,30 @@ static void
 usage(FILE *f)
 {
 	fprintf(f, "usage: tipline streams setup|check [-s URL] [-u USER -p PASSWORD_FILE] [--replicas N]\n"
-	           "       tipline streams replay DISTRICT [-s URL] [-u USER -p PASSWORD_FILE]\n"
+	           "       tipline streams replay DISTRICT|payouts [-s URL] [-u USER -p PASSWORD_FILE]\n"
 	           "\n"
-	           "  setup   create or update streams %s, %s, %s, %s, the consumer %s/%s,\n"
+	           "  setup   create or update streams %s, %s, %s, %s, %s,\n"
+	           "          the consumer %s/%s,\n"
 	           "          the district consumers district-<code>, district-<code>-xfer and\n"
-	           "          district-<code>-events\n"
+	           "          district-<code>-events,\n"
+	           "          the payouts consumers %s/%s, %s/%s,\n"
+	           "          %s/%s\n"
 	           "          and the KV buckets %s, %s, %s (idempotent)\n"
 	           "  check   report what is missing; exit 1 if anything is\n"
-	           "  replay  delete and recreate DISTRICT's consumers, so that its node\n"
-	           "          receives every stored lead, transfer and event again (rebuilding\n"
-	           "          a lost case database; see docs/districts.md)\n"
+	           "  replay  delete and recreate the consumers of one node, so that it\n"
+	           "          receives every stored message again: DISTRICT (its leads,\n"
+	           "          transfers and events; docs/districts.md) or payouts (all leads,\n"
+	           "          events and payee results; docs/payouts.md).  Stop the node first.\n"
 	           "\n"
 	           "  -s URL            NATS server(s), comma-separated (default nats://127.0.0.1:4222)\n"
 	           "  -u USER           NATS user (the admin user)\n"
 	           "  -p FILE           file holding that user's password (mode 0600)\n"
 	           "  --replicas N      stream and bucket replicas, 1..5 (3 in a cluster)\n",
 	        WIRE_STREAM_DEPOSITS, WIRE_STREAM_LEADS, WIRE_STREAM_EVENTS, WIRE_STREAM_XFER,
-	        WIRE_STREAM_DEPOSITS,
-	        WIRE_CONSUMER_VAULT, WIRE_KV_STATUS, WIRE_KV_CLAIMS, WIRE_KV_IDEM);
+	        WIRE_STREAM_PAYEES, WIRE_STREAM_DEPOSITS, WIRE_CONSUMER_VAULT,
+	        WIRE_STREAM_LEADS, WIRE_CONSUMER_PAYOUTS_LEADS, WIRE_STREAM_EVENTS,
+	        WIRE_CONSUMER_PAYOUTS_EVENTS, WIRE_STREAM_PAYEES, WIRE_CONSUMER_PAYOUTS_PAYEES,
+	        WIRE_KV_STATUS, WIRE_KV_CLAIMS, WIRE_KV_IDEM);
 }
 
 static const char *
@@ -168,14 +215,9 @@ do_setup(struct bus *b, int replicas)
 		       (long long)c.max_msg_size, replicas);
 	}
 	struct district_consumers dc;
-	const struct bus_consumer_cfg *all[TL_ARRAY_LEN(consumers) + NDISTRICT_CONSUMERS];
-	size_t nall = 0;
+	const struct bus_consumer_cfg *all[NALL_CONSUMERS];
+	size_t nall = all_consumers(&dc, all);
 
-	district_consumers(&dc, NULL);
-	for (size_t i = 0; i < TL_ARRAY_LEN(consumers); i++)
-		all[nall++] = &consumers[i];
-	for (size_t i = 0; i < dc.n; i++)
-		all[nall++] = &dc.c[i];
 	for (size_t i = 0; i < nall; i++) {
 		const struct bus_consumer_cfg *c = all[i];
 
@@ -222,34 +264,54 @@ check_stream(struct bus *b, const char *kind, const char *label, const char *str
 	return 1;
 }
 
-/* Stop the node first: a bound node would keep pulling from the old
- * consumer's position until it rebinds. */
+/* Deletes and recreates the given durables.  Stop the node first: a bound
+ * node would keep pulling from the old consumer's position until it
+ * rebinds. */
 static int
-do_replay(struct bus *b, const char *code)
+reset_consumers(struct bus *b, const struct bus_consumer_cfg *const *cs, size_t n)
 {
-	struct district_consumers dc;
 	enum tl_err e;
 	int rc = 0;
 
-	district_consumers(&dc, code);
-	for (size_t i = 0; i < dc.n; i++) {
-		e = bus_consumer_delete(b, dc.c[i].stream, dc.c[i].durable);
+	for (size_t i = 0; i < n; i++) {
+		const struct bus_consumer_cfg *c = cs[i];
+
+		e = bus_consumer_delete(b, c->stream, c->durable);
 		if (e != TL_OK && e != TL_ENOTFOUND) {
-			fprintf(stderr, "consumer %s/%s: delete FAILED: %s\n", dc.c[i].stream, dc.c[i].durable,
+			fprintf(stderr, "consumer %s/%s: delete FAILED: %s\n", c->stream, c->durable,
 			        tl_strerror(e));
 			rc = 1;
 			continue;
 		}
-		if ((e = bus_consumer_ensure(b, &dc.c[i])) != TL_OK) {
-			fprintf(stderr, "consumer %s/%s: create FAILED: %s\n", dc.c[i].stream, dc.c[i].durable,
+		if ((e = bus_consumer_ensure(b, c)) != TL_OK) {
+			fprintf(stderr, "consumer %s/%s: create FAILED: %s\n", c->stream, c->durable,
 			        tl_strerror(e));
 			rc = 1;
 			continue;
 		}
-		printf("consumer %s/%s reset: delivers from the first stored message\n", dc.c[i].stream,
-		       dc.c[i].durable);
+		printf("consumer %s/%s reset: delivers from the first stored message\n", c->stream,
+		       c->durable);
 	}
 	return rc;
+}
+
+/* target: a district code, or "payouts". */
+static int
+do_replay(struct bus *b, const char *target)
+{
+	struct district_consumers dc;
+	const struct bus_consumer_cfg *cs[NDISTRICT_CONSUMERS + TL_ARRAY_LEN(payouts_consumers)];
+	size_t n = 0;
+
+	if (strcmp(target, "payouts") == 0) {
+		for (size_t i = 0; i < TL_ARRAY_LEN(payouts_consumers); i++)
+			cs[n++] = &payouts_consumers[i];
+	} else {
+		district_consumers(&dc, target);
+		for (size_t i = 0; i < dc.n; i++)
+			cs[n++] = &dc.c[i];
+	}
+	return reset_consumers(b, cs, n);
 }
 
 static int
@@ -262,14 +324,9 @@ do_check(struct bus *b)
 	for (size_t i = 0; i < TL_ARRAY_LEN(streams); i++)
 		missing += check_stream(b, "stream", streams[i].name, streams[i].name);
 	struct district_consumers dc;
-	const struct bus_consumer_cfg *all[TL_ARRAY_LEN(consumers) + NDISTRICT_CONSUMERS];
-	size_t nall = 0;
+	const struct bus_consumer_cfg *all[NALL_CONSUMERS];
+	size_t nall = all_consumers(&dc, all);
 
-	district_consumers(&dc, NULL);
-	for (size_t i = 0; i < TL_ARRAY_LEN(consumers); i++)
-		all[nall++] = &consumers[i];
-	for (size_t i = 0; i < dc.n; i++)
-		all[nall++] = &dc.c[i];
 	for (size_t i = 0; i < nall; i++) {
 		const struct bus_consumer_cfg *c = all[i];
 		struct bus_consumer *bc = NULL;
@@ -327,8 +384,8 @@ cmd_streams(int argc, char **argv)
 	argc--;
 	argv++;
 	if (strcmp(action, "replay") == 0) {
-		if (argc < 2 || !district_valid(argv[1])) {
-			fprintf(stderr, "tipline streams replay: expected a district code\n");
+		if (argc < 2 || (!district_valid(argv[1]) && strcmp(argv[1], "payouts") != 0)) {
+			fprintf(stderr, "tipline streams replay: expected a district code or \"payouts\"\n");
 			return 2;
 		}
 		code = argv[1];

@@ -5,6 +5,7 @@
 #include "log.h"
 
 #include <pthread.h>
+#include <sodium.h>
 
 struct bus {
 	natsConnection *nc;
@@ -684,6 +685,136 @@ enum tl_err
 bus_kv_delete(struct bus_kv *kv, const char *key)
 {
 	return xlate(kvStore_Delete(kv->kv, key));
+}
+
+/* ---- core request/reply ---- */
+
+struct bus_sub {
+	natsSubscription *sub;
+};
+
+/* A reveal reply carries payee details (sealed, but still) and a request
+ * may carry anything the caller chose: wipe nats.c's copy before it goes
+ * back to the allocator, as buf_init_secret() does for ours. */
+static void
+msg_wipe_destroy(natsMsg *m)
+{
+	if (!m)
+		return;
+	if (natsMsg_GetDataLength(m) > 0)
+		sodium_memzero((void *)(uintptr_t)natsMsg_GetData(m), (size_t)natsMsg_GetDataLength(m));
+	natsMsg_Destroy(m);
+}
+
+enum tl_err
+bus_request(struct bus *b, const char *subject, const void *data, size_t len, int timeout_ms,
+            struct buf *reply)
+{
+	natsMsg *m = NULL;
+	natsStatus s;
+	enum tl_err e;
+
+	buf_reset(reply);
+	if (len > INT32_MAX)
+		return TL_ETOOBIG;
+	if (!bus_connected(b))
+		return TL_EUNAVAIL;
+	/* nats.c takes the reply inbox from the connection's custom inbox
+	 * prefix (bus_opts.inbox_prefix), the only inbox a restricted user may
+	 * subscribe to. */
+	s = natsConnection_Request(&m, b->nc, subject, data, (int)len, timeout_ms > 0 ? timeout_ms : 1);
+	/* The caller cannot tell "nobody is serving" from "the server is slow"
+	 * any better than by waiting and retrying, so both are a timeout; the
+	 * connection itself is fine. */
+	if (s == NATS_NO_RESPONDERS)
+		return TL_ETIMEOUT;
+	if (s == NATS_MAX_PAYLOAD)
+		return TL_ETOOBIG;
+	if (s != NATS_OK)
+		return xlate(s);
+	e = buf_append(reply, natsMsg_GetData(m), (size_t)natsMsg_GetDataLength(m));
+	msg_wipe_destroy(m);
+	if (e != TL_OK)
+		buf_reset(reply);
+	return e;
+}
+
+enum tl_err
+bus_sub_sync(struct bus *b, const char *subject, struct bus_sub **out)
+{
+	struct bus_sub *sb = calloc(1, sizeof(*sb));
+	natsStatus s;
+
+	if (!sb)
+		return TL_ENOMEM;
+	if ((s = natsConnection_SubscribeSync(&sb->sub, b->nc, subject)) != NATS_OK) {
+		free(sb);
+		return xlate(s);
+	}
+	/* A request sent right after this returns must find the subscription
+	 * registered on the server.  While disconnected nats.c registers it on
+	 * reconnect, so only a connected bus waits for the server. */
+	if (bus_connected(b) && (s = natsConnection_FlushTimeout(b->nc, b->timeout_ms)) != NATS_OK)
+		log_warn("subscribe %s: server did not confirm: %s", subject, natsStatus_GetText(s));
+	*out = sb;
+	return TL_OK;
+}
+
+enum tl_err
+bus_sub_next(struct bus_sub *sb, int timeout_ms, struct bus_msg **out)
+{
+	natsMsg *m = NULL;
+	natsStatus s;
+
+	*out = NULL;
+	s = natsSubscription_NextMsg(&m, sb->sub, timeout_ms > 0 ? timeout_ms : 0);
+	if (s == NATS_SLOW_CONSUMER) {
+		/* Reported once when nats.c dropped messages for a full pending
+		 * queue; the requesters concerned time out and retry.  What is
+		 * still queued is served. */
+		log_warn("subscription %s: messages dropped (slow consumer)", natsSubscription_GetSubject(sb->sub));
+		s = natsSubscription_NextMsg(&m, sb->sub, timeout_ms > 0 ? timeout_ms : 0);
+	}
+	if (s != NATS_OK)
+		return xlate(s);
+	*out = (struct bus_msg *)(void *)m;
+	return TL_OK;
+}
+
+enum tl_err
+bus_respond(struct bus *b, struct bus_msg *m, const void *data, size_t len)
+{
+	const char *reply = natsMsg_GetReply(NM(m));
+	natsStatus s;
+
+	if (!reply || !*reply)
+		return TL_EINVAL;
+	if (len > INT32_MAX)
+		return TL_ETOOBIG;
+	if (!bus_connected(b))
+		return TL_EUNAVAIL;
+	/* No publish right on the requester's inbox is needed: the server lets
+	 * a user with allow_responses answer the reply subject it was given. */
+	s = natsConnection_Publish(b->nc, reply, data, (int)len);
+	if (s == NATS_MAX_PAYLOAD)
+		return TL_ETOOBIG;
+	return xlate(s);
+}
+
+void
+bus_msg_free(struct bus_msg *m)
+{
+	msg_wipe_destroy(NM(m));
+}
+
+void
+bus_sub_free(struct bus_sub *sb)
+{
+	if (!sb)
+		return;
+	natsSubscription_Unsubscribe(sb->sub);
+	natsSubscription_Destroy(sb->sub);
+	free(sb);
 }
 
 void

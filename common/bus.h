@@ -160,6 +160,31 @@ enum tl_err bus_kv_update(struct bus_kv *kv, const char *key, const void *val, s
                           uint64_t last_rev, uint64_t *rev) __attribute__((warn_unused_result));
 enum tl_err bus_kv_delete(struct bus_kv *kv, const char *key) __attribute__((warn_unused_result));
 
+/* ---- core request/reply (no JetStream; issue 5's payee reveal) ----
+ *
+ * bus_request() publishes data on subject with a reply inbox under the
+ * connection's inbox_prefix and waits up to timeout_ms for one answer:
+ * TL_ETIMEOUT when nobody answered in time (or no responder), TL_EUNAVAIL
+ * when not connected.  The reply is copied into *reply (reset first; may
+ * be a secret buffer).
+ *
+ * A responder subscribes synchronously and polls from its own loop:
+ * bus_sub_next() waits up to timeout_ms (TL_ETIMEOUT when nothing came)
+ * and hands out a message the caller answers with bus_respond() and
+ * releases with bus_msg_free().  A message without a reply subject is
+ * answered with TL_EINVAL by bus_respond(). */
+struct bus_sub;
+enum tl_err bus_request(struct bus *b, const char *subject, const void *data, size_t len,
+                        int timeout_ms, struct buf *reply) __attribute__((warn_unused_result));
+enum tl_err bus_sub_sync(struct bus *b, const char *subject, struct bus_sub **out)
+	__attribute__((warn_unused_result));
+enum tl_err bus_sub_next(struct bus_sub *s, int timeout_ms, struct bus_msg **out)
+	__attribute__((warn_unused_result));
+enum tl_err bus_respond(struct bus *b, struct bus_msg *m, const void *data, size_t len)
+	__attribute__((warn_unused_result));
+void bus_msg_free(struct bus_msg *m);
+void bus_sub_free(struct bus_sub *s);
+
 /* Releases nats.c library threads; call once at process exit. */
 void bus_shutdown(void);
 

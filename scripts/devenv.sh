@@ -10,10 +10,14 @@
 #   DEVENV_NATS_PORT    NATS client port        (loopback only)
 #   DEVENV_MON_PORT     NATS HTTP monitor port  (loopback only)
 #   DEVENV_INTAKE_PORT  intake HTTP port        (loopback only)
+#   DEVENV_PAYOUTS_PORT finance console port    (loopback only; default 8091)
+#   DEVENV_CLAIM_WINDOW_S  payouts' claim window in seconds (default 60 days;
+#                       tests shorten it to see forfeiture)
 # and then calls:
 #   devenv_keygen           tipline keygen STATE/keys (idempotent: keeps keys)
-#   devenv_write_configs    STATE/etc/{nats.conf,vault.ini,intake.ini,district-all.ini}
-#                           (rewritten each time)
+#   devenv_write_configs    STATE/etc/{nats.conf,vault.ini,intake.ini,payouts.ini,
+#                           district-all.ini} (rewritten each time), and the
+#                           empty STATE/etc/{approvers,exclusions}.txt (kept)
 #   devenv_write_district_ini NAME DISTRICTS [KEY=VALUE...]
 #                           STATE/etc/district-NAME.ini (tests: several nodes)
 #   devenv_district_console NAME PORT
@@ -45,17 +49,22 @@ devenv_keygen() {
 # One user = one _devenv_user call:
 #   _devenv_user NAME                       # no permissions block: everything
 #   _devenv_user NAME pub SUBJ... sub SUBJ...
+#   _devenv_user NAME allow_responses pub SUBJ... sub SUBJ...
+#       allow_responses: may also answer the reply subject of a request it
+#       received (core request/reply) without a publish right on the
+#       requester's inbox; one answer per request.
 # The password is $TL_NATS_PW_<NAME in upper case>, taken from
 # keys/nats-<name>.pw by devenv_nats_start.  Subjects are quoted in the
 # config so that "$JS..." is not taken for a variable.
 
 _devenv_user() {
-	local name=$1 mode="" s
+	local name=$1 mode="" s resp=0
 	local -a pub=() sub=()
 	shift
 	for s in "$@"; do
 		case "$s" in
 		pub | sub) mode=$s ;;
+		allow_responses) resp=1 ;;
 		*)
 			if [[ $mode == pub ]]; then pub+=("$s");
 			elif [[ $mode == sub ]]; then sub+=("$s");
@@ -73,7 +82,14 @@ _devenv_user() {
 		_devenv_list "${pub[@]}"
 		printf '] }\n        subscribe: { allow: ['
 		_devenv_list "${sub[@]}"
-		printf '] }\n      }\n'
+		printf '] }\n'
+		if ((resp)); then
+			printf '        allow_responses: true\n'
+		fi
+		printf '      }\n'
+	elif ((resp)); then
+		devenv_log "_devenv_user $name: allow_responses needs allow-lists"
+		return 1
 	fi
 	printf '    }\n'
 }
@@ -93,10 +109,11 @@ _devenv_users() {
 	# Creates streams, consumers and buckets; reads streams in tests.
 	_devenv_user admin
 
-	# Publishes deposits and leads, writes receipt status and idempotency
-	# keys; cannot read any stream's messages except its own KV lookups.
+	# Publishes deposits (reports and sealed payee claims) and leads,
+	# writes receipt status and idempotency keys; cannot read any stream's
+	# messages except its own KV lookups.
 	_devenv_user intake \
-		pub 'tl.deposit.report' 'tl.lead.>' \
+		pub 'tl.deposit.report' 'tl.deposit.claim' 'tl.lead.>' \
 		    '$KV.TL_STATUS.>' '$KV.TL_IDEM.>' \
 		    '$JS.API.STREAM.INFO.TL_DEPOSITS' '$JS.API.STREAM.INFO.TL_LEADS' \
 		    '$JS.API.STREAM.INFO.KV_TL_STATUS' '$JS.API.STREAM.INFO.KV_TL_IDEM' \
@@ -104,13 +121,38 @@ _devenv_users() {
 		    '$JS.API.DIRECT.GET.KV_TL_STATUS.>' '$JS.API.DIRECT.GET.KV_TL_IDEM.>' \
 		sub '_INBOX_intake.>'
 
-	# Pulls from and acks its own durable consumer on TL_DEPOSITS, nothing else.
-	_devenv_user vault \
+	# Pulls from and acks its own durable consumer on TL_DEPOSITS,
+	# publishes claim eligibility results, and answers payee-reveal
+	# requests (allow_responses: into payouts' inbox, once per request,
+	# with no standing right on _INBOX_payouts.>).
+	_devenv_user vault allow_responses \
 		pub '$JS.API.CONSUMER.INFO.TL_DEPOSITS.vault' \
 		    '$JS.API.CONSUMER.MSG.NEXT.TL_DEPOSITS.vault' \
 		    '$JS.ACK.TL_DEPOSITS.vault.>' \
 		    '$JS.API.STREAM.INFO.TL_DEPOSITS' \
-		sub '_INBOX_vault.>'
+		    'tl.payee.result' '$JS.API.STREAM.INFO.TL_PAYEES' \
+		sub '_INBOX_vault.>' 'tl.vault.reveal'
+
+	# Pulls and acks its three durables (every district's leads and events,
+	# the vault's payee results), reads and writes receipt status, asks the
+	# vault for payees.  No right on any subject a district or intake
+	# publishes, and none on tl.payee.result (docs/award-flow.md).
+	_devenv_user payouts \
+		pub '$JS.API.CONSUMER.INFO.TL_LEADS.payouts-leads' \
+		    '$JS.API.CONSUMER.MSG.NEXT.TL_LEADS.payouts-leads' \
+		    '$JS.ACK.TL_LEADS.payouts-leads.>' \
+		    '$JS.API.CONSUMER.INFO.TL_EVENTS.payouts-events' \
+		    '$JS.API.CONSUMER.MSG.NEXT.TL_EVENTS.payouts-events' \
+		    '$JS.ACK.TL_EVENTS.payouts-events.>' \
+		    '$JS.API.CONSUMER.INFO.TL_PAYEES.payouts-payees' \
+		    '$JS.API.CONSUMER.MSG.NEXT.TL_PAYEES.payouts-payees' \
+		    '$JS.ACK.TL_PAYEES.payouts-payees.>' \
+		    '$JS.API.STREAM.INFO.TL_LEADS' '$JS.API.STREAM.INFO.TL_EVENTS' \
+		    '$JS.API.STREAM.INFO.TL_PAYEES' \
+		    '$KV.TL_STATUS.>' '$JS.API.STREAM.INFO.KV_TL_STATUS' \
+		    '$JS.API.DIRECT.GET.KV_TL_STATUS.>' \
+		    'tl.vault.reveal' \
+		sub '_INBOX_payouts.>'
 
 	# One user per district (and the city triage code 120000): pulls its
 	# own lead and transfer consumers, publishes events only on its own
@@ -200,6 +242,51 @@ EOF
 	mv -f "$DEVENV_STATE/etc/vault.ini.tmp" "$DEVENV_STATE/etc/vault.ini"
 }
 
+# Paths relative to the ini file, like the others; the rules file is read
+# from the source tree.
+_devenv_write_payouts_ini() {
+	cat >"$DEVENV_STATE/etc/payouts.ini.tmp" <<EOF
+# Generated by scripts/devenv.sh; relative paths are relative to this file.
+[payouts]
+database = ../payouts/payouts.db
+database_key = ../keys/payouts-db.key
+rules = $DEVENV_SRC/data/award-rules.ini
+export_public_key = ../keys/finance-export.pub
+export_dir = ../payouts/batches
+audit_log = ../payouts/audit.tla
+audit_secret_key = ../keys/audit-payouts.key
+claim_window_seconds = ${DEVENV_CLAIM_WINDOW_S:-5184000}
+scan_interval_ms = 1000
+reveal_timeout_ms = 5000
+
+[console]
+listen_address = 127.0.0.1
+listen_port = ${DEVENV_PAYOUTS_PORT:-8091}
+
+[nats]
+url = nats://127.0.0.1:$DEVENV_NATS_PORT
+user = payouts
+password_file = ../keys/nats-payouts.pw
+
+[log]
+level = info
+EOF
+	mv -f "$DEVENV_STATE/etc/payouts.ini.tmp" "$DEVENV_STATE/etc/payouts.ini"
+}
+
+# The vault's approvers file (staff_id level pubkey, appended by the
+# payouts user-add command) and exclusion list (keyed hashes): empty at
+# first, never rewritten, so what tests and operators appended survives a
+# restart.
+_devenv_touch_lists() {
+	local f
+	for f in approvers exclusions; do
+		f=$DEVENV_STATE/etc/$f.txt
+		[[ -e $f ]] && continue
+		(umask 077 && : >"$f") || return 1
+	done
+}
+
 _devenv_write_intake_ini() {
 	cat >"$DEVENV_STATE/etc/intake.ini.tmp" <<EOF
 # Generated by scripts/devenv.sh; relative paths are relative to this file.
@@ -274,13 +361,17 @@ devenv_district_user() {
 devenv_write_configs() {
 	local d
 	mkdir -p "$DEVENV_STATE/etc" "$DEVENV_STATE/log" "$DEVENV_STATE/run"
-	# They hold the JetStream store and the vault and case DBs: owner only.
-	for d in nats vault district; do
+	# They hold the JetStream store and the vault, case and payouts DBs:
+	# owner only.
+	for d in nats vault district payouts; do
 		[[ -d $DEVENV_STATE/$d ]] || mkdir -m 0700 "$DEVENV_STATE/$d"
 	done
+	[[ -d $DEVENV_STATE/payouts/batches ]] || mkdir -m 0700 "$DEVENV_STATE/payouts/batches"
+	_devenv_touch_lists || return 1
 	_devenv_write_nats_conf
 	_devenv_write_vault_ini
 	_devenv_write_intake_ini
+	_devenv_write_payouts_ini
 	# The demo node: every district and the city triage node in one process.
 	devenv_write_district_ini all all
 }

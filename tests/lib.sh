@@ -22,11 +22,16 @@
 # of each log is printed so that ctest --output-on-failure shows it.
 #
 # District nodes: tl_start_district/tl_stop_district/tl_kill_district NAME,
-# tl_district_ctl (see "district nodes" below).
+# tl_district_ctl (see "district nodes" below).  Payouts:
+# tl_start_payouts/tl_stop_payouts/tl_kill_payouts (T/etc/payouts.ini,
+# finance console on PAYOUTS_URL; DEVENV_CLAIM_WINDOW_S set before
+# tl_setup shortens the claim window).
 #
-# Exported: T TL_BIN_INTAKE TL_BIN_VAULT TL_BIN_DISTRICT TL_BIN_DISTRICT_CTL TL_BIN_CLI NATS_URL NATS_PORT
-#   NATS_MON_PORT NATS_MON_URL INTAKE_PORT INTAKE_URL TL_KEYS TL_VAULT_DB
-#   TL_LOG_NATS TL_LOG_VAULT TL_LOG_INTAKE TL_VAULT_INI TL_INTAKE_INI
+# Exported: T TL_BIN_INTAKE TL_BIN_VAULT TL_BIN_DISTRICT TL_BIN_DISTRICT_CTL TL_BIN_PAYOUTS
+#   TL_BIN_PAYOUTS_CTL TL_BIN_CLI NATS_URL NATS_PORT
+#   NATS_MON_PORT NATS_MON_URL INTAKE_PORT INTAKE_URL PAYOUTS_PORT PAYOUTS_URL TL_KEYS TL_VAULT_DB
+#   TL_PAYOUTS_DB TL_LOG_NATS TL_LOG_VAULT TL_LOG_INTAKE TL_LOG_PAYOUTS TL_VAULT_INI TL_INTAKE_INI
+#   TL_PAYOUTS_INI
 
 TL_SRC_DIR=${TL_SRC_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
 TL_BUILD_DIR=${TL_BUILD_DIR:-$TL_SRC_DIR/build}
@@ -36,6 +41,8 @@ export TL_BIN_INTAKE=$TL_BUILD_DIR/intake/tipline-intake
 export TL_BIN_VAULT=$TL_BUILD_DIR/vault/tipline-vault
 export TL_BIN_DISTRICT=$TL_BUILD_DIR/districts/tipline-district
 export TL_BIN_DISTRICT_CTL=$TL_BUILD_DIR/districts/tl-district-ctl
+export TL_BIN_PAYOUTS=$TL_BUILD_DIR/payouts/tipline-payouts
+export TL_BIN_PAYOUTS_CTL=$TL_BUILD_DIR/payouts/tl-payouts-ctl
 
 # Sanitized binaries start and run several times slower.
 if [[ ${TL_SANITIZE:-0} == 1 ]]; then TL_SLOW=3; else TL_SLOW=1; fi
@@ -45,6 +52,7 @@ source "$TL_SRC_DIR/scripts/devenv.sh"
 
 TL_VAULT_PID=""
 TL_INTAKE_PID=""
+TL_PAYOUTS_PID=""
 declare -A TL_DISTRICT_PIDS=()
 TL_DAEMON_FAILURES=""
 TL_STOP_STATUS=0
@@ -84,13 +92,13 @@ tl_need() {
 	done
 }
 
-# Prints three distinct free loopback ports.  All three sockets are bound
+# Prints four distinct free loopback ports.  All four sockets are bound
 # at once so the kernel cannot hand out the same port twice.
 _tl_free_ports() {
 	python3 - <<'EOF'
 import socket
 socks = []
-for _ in range(3):
+for _ in range(4):
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     s.bind(("127.0.0.1", 0))
     socks.append(s)
@@ -107,9 +115,10 @@ tl_setup() {
 	chmod 700 "$T"
 	export T
 	trap _tl_teardown EXIT
-	export TL_KEYS=$T/keys TL_VAULT_DB=$T/vault/vault.db
+	export TL_KEYS=$T/keys TL_VAULT_DB=$T/vault/vault.db TL_PAYOUTS_DB=$T/payouts/payouts.db
 	export TL_LOG_NATS=$T/log/nats.log TL_LOG_VAULT=$T/log/vault.log TL_LOG_INTAKE=$T/log/intake.log
-	export TL_VAULT_INI=$T/etc/vault.ini TL_INTAKE_INI=$T/etc/intake.ini
+	export TL_LOG_PAYOUTS=$T/log/payouts.log
+	export TL_VAULT_INI=$T/etc/vault.ini TL_INTAKE_INI=$T/etc/intake.ini TL_PAYOUTS_INI=$T/etc/payouts.ini
 	# shellcheck disable=SC2034 # read by devenv.sh
 	DEVENV_STATE=$T DEVENV_CLI=$TL_BIN_CLI DEVENV_SRC=$TL_SRC_DIR
 	# shellcheck disable=SC2034
@@ -119,9 +128,11 @@ tl_setup() {
 	# bind; pick new ports and try again rather than fail.
 	for attempt in 1 2 3; do
 		ports=$(_tl_free_ports)
-		read -r NATS_PORT NATS_MON_PORT INTAKE_PORT <<<"$ports"
+		read -r NATS_PORT NATS_MON_PORT INTAKE_PORT PAYOUTS_PORT <<<"$ports"
 		# shellcheck disable=SC2034
 		DEVENV_NATS_PORT=$NATS_PORT DEVENV_MON_PORT=$NATS_MON_PORT DEVENV_INTAKE_PORT=$INTAKE_PORT
+		# shellcheck disable=SC2034
+		DEVENV_PAYOUTS_PORT=$PAYOUTS_PORT
 		devenv_write_configs
 		if devenv_nats_start; then
 			break
@@ -129,10 +140,11 @@ tl_setup() {
 		[[ $attempt == 3 ]] && tl_fail "nats-server did not start"
 		tl_log "nats-server did not start on port $NATS_PORT; retrying with new ports"
 	done
-	export NATS_PORT NATS_MON_PORT INTAKE_PORT
+	export NATS_PORT NATS_MON_PORT INTAKE_PORT PAYOUTS_PORT
 	export NATS_URL=nats://127.0.0.1:$NATS_PORT
 	export NATS_MON_URL=http://127.0.0.1:$NATS_MON_PORT
 	export INTAKE_URL=http://127.0.0.1:$INTAKE_PORT
+	export PAYOUTS_URL=http://127.0.0.1:$PAYOUTS_PORT
 	devenv_streams_setup >"$T/log/streams-setup.log" 2>&1 ||
 		{ cat "$T/log/streams-setup.log" >&2; tl_fail "tipline streams setup failed"; }
 }
@@ -172,6 +184,11 @@ _tl_teardown() {
 		st=$TL_STOP_STATUS
 		[[ $st == 0 ]] || TL_DAEMON_FAILURES+=" tipline-district-$name(exit $st)"
 	done
+	if [[ -n $TL_PAYOUTS_PID ]]; then
+		_tl_stop_pid "$TL_PAYOUTS_PID" tipline-payouts
+		st=$TL_STOP_STATUS
+		[[ $st == 0 ]] || TL_DAEMON_FAILURES+=" tipline-payouts(exit $st)"
+	fi
 	if [[ -n $TL_INTAKE_PID ]]; then
 		_tl_stop_pid "$TL_INTAKE_PID" tipline-intake
 		st=$TL_STOP_STATUS
@@ -265,6 +282,20 @@ _tl_alive_or_fail() {
 	fi
 }
 
+# _tl_pull_waiting STREAM DURABLE: true while a pull request of that
+# durable is waiting on the server (NATS monitor), i.e. its daemon is
+# bound and a message published next is delivered at once.
+_tl_pull_waiting() {
+	curl -fsS --max-time 1 "$NATS_MON_URL/jsz?consumers=true" 2>/dev/null |
+		python3 -c 'import json,sys
+d=json.load(sys.stdin)
+for a in d.get("account_details",[]):
+  for s in a.get("stream_detail",[]):
+    for c in s.get("consumer_detail",[]) or []:
+      if s["name"]==sys.argv[1] and c["name"]==sys.argv[2] and c.get("num_waiting",0)>0: sys.exit(0)
+sys.exit(1)' "$1" "$2" 2>/dev/null
+}
+
 tl_start_vault() {
 	local i
 	tl_need "$TL_BIN_VAULT"
@@ -275,14 +306,7 @@ tl_start_vault() {
 	# monitor), so a report posted next is consumed at once.
 	for ((i = 0; i < 100 * TL_SLOW; i++)); do
 		_tl_alive_or_fail "$TL_VAULT_PID" tipline-vault "$TL_LOG_VAULT"
-		if curl -fsS --max-time 1 "$NATS_MON_URL/jsz?consumers=true" 2>/dev/null |
-			python3 -c 'import json,sys
-d=json.load(sys.stdin)
-for a in d.get("account_details",[]):
-  for s in a.get("stream_detail",[]):
-    for c in s.get("consumer_detail",[]) or []:
-      if s["name"]=="TL_DEPOSITS" and c["name"]=="vault" and c.get("num_waiting",0)>0: sys.exit(0)
-sys.exit(1)' 2>/dev/null; then
+		if _tl_pull_waiting TL_DEPOSITS vault; then
 			return 0
 		fi
 		sleep 0.1
@@ -331,6 +355,47 @@ tl_kill_intake() {
 	kill -KILL "$TL_INTAKE_PID" 2>/dev/null || true
 	wait "$TL_INTAKE_PID" 2>/dev/null || true
 	TL_INTAKE_PID=""
+}
+
+# ---- payouts ----------------------------------------------------------------
+
+# tl_start_payouts: starts tipline-payouts with T/etc/payouts.ini; ready
+# once its finance console answers /healthz with 200 and its pull is
+# waiting on TL_EVENTS/payouts-events, so a verdict published next is
+# consumed at once.
+tl_start_payouts() {
+	local i code=000
+	tl_need "$TL_BIN_PAYOUTS"
+	[[ -z $TL_PAYOUTS_PID ]] || tl_fail "tl_start_payouts: payouts already running"
+	setsid "$TL_BIN_PAYOUTS" -c "$TL_PAYOUTS_INI" >>"$TL_LOG_PAYOUTS" 2>&1 </dev/null &
+	TL_PAYOUTS_PID=$!
+	for ((i = 0; i < 200 * TL_SLOW; i++)); do
+		_tl_alive_or_fail "$TL_PAYOUTS_PID" tipline-payouts "$TL_LOG_PAYOUTS"
+		code=$(curl -sS -o /dev/null -w '%{http_code}' --max-time 1 "$PAYOUTS_URL/healthz" 2>/dev/null) || code=000
+		if [[ $code == 200 ]] && _tl_pull_waiting TL_EVENTS payouts-events; then
+			return 0
+		fi
+		sleep 0.1
+	done
+	tl_log "tipline-payouts is running but not ready (/healthz: $code; or no pull waiting on TL_EVENTS/payouts-events)"
+}
+
+# tl_stop_payouts: SIGTERM and wait; fails the test if it does not exit 0.
+tl_stop_payouts() {
+	local st
+	[[ -n $TL_PAYOUTS_PID ]] || return 0
+	_tl_stop_pid "$TL_PAYOUTS_PID" tipline-payouts
+	st=$TL_STOP_STATUS
+	TL_PAYOUTS_PID=""
+	[[ $st == 0 ]] || tl_fail "tipline-payouts exited with status $st on SIGTERM"
+}
+
+# tl_kill_payouts: kill -9, as a crash would.
+tl_kill_payouts() {
+	[[ -n $TL_PAYOUTS_PID ]] || return 0
+	kill -KILL "$TL_PAYOUTS_PID" 2>/dev/null || true
+	wait "$TL_PAYOUTS_PID" 2>/dev/null || true
+	TL_PAYOUTS_PID=""
 }
 
 # ---- district nodes ---------------------------------------------------------
