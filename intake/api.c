@@ -7,7 +7,9 @@
 #include "ids.h"
 #include "log.h"
 #include "num.h"
+#include "pages.h"
 #include "request.h"
+#include "status.h"
 #include "timefmt.h"
 #include "wire.h"
 
@@ -15,8 +17,9 @@
 #include <sodium.h>
 
 #define RECEIPTS_PREFIX "/api/v1/receipts/"
-#define RECEIPT_MAX_INPUT 64
-/* Hashed for malformed receipts so they cost what a real lookup costs. */
+#define CLAIM_SUFFIX "/claim"
+#define RECEIPT_MAX_INPUT STATUS_RECEIPT_MAX_INPUT
+/* The per-receipt claim bucket of malformed receipts. */
 #define DUMMY_RECEIPT "0000000000000000"
 
 static const double publish_bounds[] = { 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025,
@@ -34,8 +37,11 @@ intake_api_metrics_init(struct intake_api *api)
 	                                   publish_bounds, TL_ARRAY_LEN(publish_bounds));
 	api->m_connected = metrics_gauge(api->metrics, "tipline_nats_connected",
 	                                 "1 when the NATS connection is up");
-	return api->m_requests && api->m_accepted && api->m_publish && api->m_connected ? TL_OK
-	                                                                                 : TL_ENOMEM;
+	api->m_claims = metrics_counter(api->metrics, "tipline_claims_submitted_total",
+	                                "Award claims acknowledged by JetStream and answered 202", NULL);
+	return api->m_requests && api->m_accepted && api->m_publish && api->m_connected && api->m_claims
+	               ? TL_OK
+	               : TL_ENOMEM;
 }
 
 /* ---- responses ---- */
@@ -236,19 +242,62 @@ intake_url_decode(const char *s, char *out, size_t outlen)
 	return TL_OK;
 }
 
+/* The status as JSON: what the /status page says, for programs. */
+static enum tl_err
+status_json(const struct wire_status *st, int64_t now_ms, json_t **out)
+{
+	char t[RFC3339_LEN + 1], yuan[STATUS_YUAN_MAX];
+	struct buf msg;
+	json_t *o;
+	enum tl_err e = TL_ENOMEM;
+
+	*out = NULL;
+	buf_init(&msg, 4096);
+	if (!(o = json_object()))
+		goto out;
+	time_format_rfc3339(st->updated_ms, t);
+	if (json_object_set_new(o, "status", json_string(st->status)) != 0 ||
+	    json_object_set_new(o, "updated_at", json_string(t)) != 0)
+		goto out;
+	if (st->amount_fen > 0) {
+		status_yuan(st->amount_fen, false, yuan);
+		if (json_object_set_new(o, "amount_fen", json_integer(st->amount_fen)) != 0 ||
+		    json_object_set_new(o, "amount_yuan", json_string(yuan)) != 0)
+			goto out;
+	}
+	if (st->claim_by_ms > 0) {
+		time_format_rfc3339(st->claim_by_ms, t);
+		if (json_object_set_new(o, "claim_by", json_string(t)) != 0)
+			goto out;
+	}
+	if (st->reason[0] && json_object_set_new(o, "reason", json_string(st->reason)) != 0)
+		goto out;
+	if (json_object_set_new(o, "claim_open", json_boolean(status_claim_open(st, now_ms))) != 0)
+		goto out;
+	if ((e = status_message_zh(st, now_ms, &msg)) != TL_OK)
+		goto out;
+	e = TL_ENOMEM;
+	if (json_object_set_new(o, "message", json_string(buf_str(&msg))) != 0)
+		goto out;
+	*out = o;
+	o = NULL;
+	e = TL_OK;
+out:
+	json_decref(o);
+	buf_free(&msg);
+	return e;
+}
+
 static void
 get_receipt(struct intake_api *api, const struct http_request *req, struct http_response *resp,
-            const char **what)
+            const char *raw, const char **what)
 {
-	char input[RECEIPT_MAX_INPUT + 1], digits[RECEIPT_DIGITS + 1], key[STATUS_KEY_LEN + 1];
-	const char *raw = req->path + strlen(RECEIPTS_PREFIX);
+	char input[RECEIPT_MAX_INPUT + 1], digits[RECEIPT_DIGITS + 1];
 	struct wire_status st;
-	struct buf val;
 	unsigned retry = 0;
 	bool wellformed;
 	json_t *o = NULL;
 	enum tl_err e;
-	char t[RFC3339_LEN + 1];
 
 	*what = "ok";
 	if (!is_get(req->method)) {
@@ -267,20 +316,14 @@ get_receipt(struct intake_api *api, const struct http_request *req, struct http_
 	 * answer: hash something, look it up, say 404. */
 	wellformed = strlen(raw) <= RECEIPT_MAX_INPUT &&
 	             intake_url_decode(raw, input, sizeof(input)) == TL_OK &&
-	             receipt_parse(input, strlen(input), digits) == TL_OK;
-	if (!wellformed)
-		memcpy(digits, DUMMY_RECEIPT, sizeof(digits));
-	receipt_status_key(api->pl.status_key, digits, key);
-	buf_init(&val, 4096);
-	e = api->pl.bus.kv_get(api->pl.bus.cls, WIRE_KV_STATUS, key, &val);
-	if (e == TL_OK && wellformed && wire_status_decode(val.data, val.len, &st) == TL_OK) {
-		time_format_rfc3339(st.updated_ms, t);
-		if ((o = json_object()) && json_object_set_new(o, "status", json_string(st.status)) == 0 &&
-		    json_object_set_new(o, "updated_at", json_string(t)) == 0)
+	             status_receipt_parse(input, digits);
+	e = status_lookup(&api->pl, digits, wellformed, &st);
+	if (e == TL_OK) {
+		if (status_json(&st, time_now_ms(), &o) == TL_OK)
 			send_json(resp, 200, o);
 		else
 			internal(resp);
-	} else if (e == TL_OK || e == TL_ENOTFOUND) {
+	} else if (e == TL_ENOTFOUND) {
 		error(resp, 404, "receipt_not_found", "未找到该回执号，请核对后重试。");
 		*what = "receipt_not_found";
 	} else {
@@ -289,10 +332,143 @@ get_receipt(struct intake_api *api, const struct http_request *req, struct http_
 		*what = tl_strerror(e);
 	}
 	json_decref(o);
-	buf_free(&val);
 	sodium_memzero(input, sizeof(input));
 	sodium_memzero(digits, sizeof(digits));
-	sodium_memzero(key, sizeof(key));
+}
+
+/* ---- claims ---- */
+
+enum intake_claim_outcome
+intake_claim_run(struct intake_api *api, const char *digits, bool wellformed,
+                 const struct claim_input *in, const char *idem_key, struct claim_result *res,
+                 unsigned *retry_after_s)
+{
+	enum tl_err e;
+
+	memset(res, 0, sizeof(*res));
+	*retry_after_s = 0;
+	/* Per receipt, so that many addresses cannot flood one reporter's
+	 * vault queue; malformed receipts share the dummy's bucket. */
+	if (api->claim_receipt_rl &&
+	    !ratelimit_take(api->claim_receipt_rl, wellformed ? digits : DUMMY_RECEIPT, RECEIPT_DIGITS,
+	                    time_mono_ms(), retry_after_s))
+		return ICO_RATE_LIMITED;
+	e = claim_submit(&api->pl, digits, wellformed, in, idem_key, time_now_ms(), res);
+	switch (e) {
+	case TL_OK:
+		metric_inc(api->m_claims, NULL);
+		log_info("claim submitted claim=%s", res->claim_id);
+		return ICO_SUBMITTED;
+	case TL_ENOTFOUND:
+		return ICO_NOT_FOUND;
+	case TL_ECONFLICT:
+		return ICO_CONFLICT;
+	case TL_ENOMEM:
+	case TL_ECRYPTO:
+	case TL_EINVAL:
+	case TL_ETOOBIG:
+		log_err("claim failed: %s", tl_strerror(e));
+		return ICO_INTERNAL;
+	default:
+		log_warn("claim not published: %s", tl_strerror(e));
+		return ICO_UNAVAILABLE;
+	}
+}
+
+static void
+post_claim(struct intake_api *api, const struct http_request *req, struct http_response *resp,
+           const char *raw, const char **what)
+{
+	char input[RECEIPT_MAX_INPUT + 1], digits[RECEIPT_DIGITS + 1] = "";
+	struct claim_input in;
+	struct claim_errors errs;
+	struct claim_result res;
+	const char *idem;
+	unsigned retry = 0;
+	bool wellformed;
+	json_t *o = NULL;
+
+	memset(&in, 0, sizeof(in));
+	*what = "ok";
+	if (strcmp(req->method, "POST") != 0) {
+		method_not_allowed(resp, "POST");
+		*what = "method_not_allowed";
+		return;
+	}
+	if (api->claim_rl && !ratelimit_take(api->claim_rl, req->client_addr, req->client_addr_len,
+	                                     time_mono_ms(), &retry)) {
+		error(resp, 429, "rate_limited", "提交过于频繁，请稍后再试。");
+		resp->retry_after_s = retry;
+		*what = "rate_limited";
+		return;
+	}
+	if (!request_content_type_ok(http_header(req, "Content-Type"))) {
+		error(resp, 415, "unsupported_media_type",
+		      "请求类型必须是 application/json（UTF-8 编码）。");
+		*what = "unsupported_media_type";
+		return;
+	}
+	if (req->body_too_big) {
+		char msg[128];
+		snprintf(msg, sizeof(msg), "请求内容过大，上限为 %zu 字节。", api->max_body);
+		error(resp, 413, "payload_too_large", msg);
+		*what = "payload_too_large";
+		return;
+	}
+	idem = http_header(req, "Idempotency-Key");
+	if (idem && !request_idem_key_ok(idem)) {
+		error(resp, 400, "invalid_idempotency_key",
+		      "Idempotency-Key 必须是 1 到 200 个可打印 ASCII 字符。");
+		*what = "invalid_idempotency_key";
+		return;
+	}
+	if (claim_parse_json(req->body, req->body_len, &in, &errs) != CLAIM_OK) {
+		resp->status = 400;
+		if (claim_error_body(&errs, &resp->body) != TL_OK)
+			internal(resp);
+		*what = claim_code_name(errs.code);
+		goto out;
+	}
+	wellformed = strlen(raw) <= RECEIPT_MAX_INPUT &&
+	             intake_url_decode(raw, input, sizeof(input)) == TL_OK &&
+	             status_receipt_parse(input, digits);
+	switch (intake_claim_run(api, digits, wellformed, &in, idem, &res, &retry)) {
+	case ICO_SUBMITTED:
+		if ((o = json_object()) && json_object_set_new(o, "status", json_string("claim_submitted")) == 0 &&
+		    json_object_set_new(o, "message", json_string("已提交，正在核验。核验结果请凭回执号查询。")) == 0)
+			send_json(resp, 202, o);
+		else
+			internal(resp);
+		*what = "claim_submitted";
+		break;
+	case ICO_NOT_FOUND:
+		error(resp, 404, "receipt_not_found", "未找到该回执号，请核对后重试。");
+		*what = "receipt_not_found";
+		break;
+	case ICO_CONFLICT:
+		error(resp, 409, claim_state_code(res.state), claim_state_message(res.state));
+		*what = claim_state_code(res.state);
+		break;
+	case ICO_RATE_LIMITED:
+		error(resp, 429, "rate_limited", "该回执号的领奖申请提交过于频繁，请稍后再试。");
+		resp->retry_after_s = retry ? retry : 1;
+		*what = "rate_limited";
+		break;
+	case ICO_UNAVAILABLE:
+		error(resp, 503, "unavailable", "系统暂时无法受理，您的领奖申请尚未提交，请稍后重试。");
+		resp->retry_after_s = 5;
+		*what = "unavailable";
+		break;
+	default:
+		error(resp, 500, "internal_error", "系统内部错误，您的领奖申请尚未提交，请稍后重试。");
+		*what = "internal_error";
+		break;
+	}
+out:
+	json_decref(o);
+	claim_input_free(&in);
+	sodium_memzero(input, sizeof(input));
+	sodium_memzero(digits, sizeof(digits));
 }
 
 /* ---- health and metrics ---- */
@@ -358,8 +534,26 @@ intake_api_handle(void *cls, const struct http_request *req, struct http_respons
 		route = "reports";
 		post_report(api, req, resp, &what);
 	} else if (strncmp(req->path, RECEIPTS_PREFIX, strlen(RECEIPTS_PREFIX)) == 0) {
-		route = "receipts";
-		get_receipt(api, req, resp, &what);
+		const char *raw = req->path + strlen(RECEIPTS_PREFIX);
+		size_t n = strlen(raw), sl = strlen(CLAIM_SUFFIX);
+		if (n > sl && strcmp(raw + n - sl, CLAIM_SUFFIX) == 0) {
+			char rcpt[RECEIPT_MAX_INPUT + 1];
+			route = "claims";
+			/* A spelling too long for a receipt takes the malformed
+			 * path ("!" never parses). */
+			if (n - sl > RECEIPT_MAX_INPUT)
+				snprintf(rcpt, sizeof(rcpt), "!");
+			else
+				snprintf(rcpt, sizeof(rcpt), "%.*s", (int)(n - sl), raw);
+			post_claim(api, req, resp, rcpt, &what);
+			sodium_memzero(rcpt, sizeof(rcpt));
+		} else {
+			route = "receipts";
+			get_receipt(api, req, resp, raw, &what);
+		}
+	} else if (strcmp(req->path, "/status") == 0 || strncmp(req->path, "/status/", 8) == 0) {
+		route = strcmp(req->path, "/status/claim") == 0 ? "status_claim" : "status";
+		intake_pages_handle(api, req, resp, &what);
 	} else if (strcmp(req->path, "/healthz") == 0) {
 		route = "healthz";
 		get_health(api, req, resp);
@@ -373,7 +567,7 @@ intake_api_handle(void *cls, const struct http_request *req, struct http_respons
 	snprintf(status, sizeof(status), "%u", resp->status);
 	metric_inc(api->m_requests, (const char *const[]){ route, status });
 	/* Route and outcome only: the receipt route's path is a secret. */
-	if (resp->status >= 400 || strcmp(route, "reports") == 0)
+	if (resp->status >= 400 || strcmp(route, "reports") == 0 || strcmp(route, "claims") == 0)
 		log_msg(resp->status >= 500 ? LOG_WARN : resp->status == 201 ? LOG_DEBUG : LOG_INFO,
 		        "http route=%s status=%u result=%s ms=%lld", route, resp->status, what,
 		        (long long)(time_mono_ms() - t0));

@@ -16,6 +16,7 @@
 #ifndef TL_INTAKE_CONFIG_H
 #define TL_INTAKE_CONFIG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "err.h"
@@ -29,6 +30,9 @@ struct intake_cfg {
 	char *intake_key;
 	char *gazetteer;
 	int64_t receipt_lookups_per_minute;
+	int64_t claim_posts_per_minute;             /* per client address */
+	int64_t claim_posts_per_receipt_per_minute; /* per receipt, valid claims only */
+	bool cookie_secure;                         /* Secure on the claim form's CSRF cookie */
 	char *nats_url;
 	char *nats_user;
 	char *nats_password_file;

@@ -14,6 +14,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "natsbus.h"
+#include "pages.h"
 #include "ratelimit.h"
 #include "route.h"
 #include "secret.h"
@@ -134,10 +135,20 @@ main(int argc, char **argv)
 	}
 	if ((e = natsbus_new(buses, nconn, api.m_publish, &nb)) != TL_OK ||
 	    (e = ratelimit_new(INTAKE_KEY_RATELIMIT(&keys), (unsigned)cfg.receipt_lookups_per_minute,
-	                       &api.rl)) != TL_OK) {
+	                       &api.rl)) != TL_OK ||
+	    (e = ratelimit_new(INTAKE_KEY_RATELIMIT(&keys), (unsigned)cfg.claim_posts_per_minute,
+	                       &api.claim_rl)) != TL_OK ||
+	    (e = ratelimit_new(INTAKE_KEY_RATELIMIT(&keys),
+	                       (unsigned)cfg.claim_posts_per_receipt_per_minute,
+	                       &api.claim_receipt_rl)) != TL_OK) {
 		log_err("setup: %s", tl_strerror(e));
 		goto out;
 	}
+	if ((e = intake_pages_new(&api.pages, err, sizeof(err))) != TL_OK) {
+		log_err("pages: %s", err);
+		goto out;
+	}
+	api.cookie_secure = cfg.cookie_secure;
 	memcpy(api.pl.vault_pk, keys.vault_pk, sizeof(api.pl.vault_pk));
 	api.pl.status_key = INTAKE_KEY_STATUS(&keys);
 	api.pl.ids_key = INTAKE_KEY_IDS(&keys);
@@ -155,6 +166,9 @@ main(int argc, char **argv)
 	ho.timeout_s = 15;
 	ho.conn_memory = 128 * 1024;
 	ho.conn_limit = 1024;
+	/* The reporter's pages need their stylesheet and their forms; the
+	 * JSON answers are not affected by either. */
+	ho.csp = HTTP_HTML_CSP;
 	ho.handler = intake_api_handle;
 	ho.cls = &api;
 	if ((e = http_server_start(&ho, &srv)) != TL_OK)
@@ -173,6 +187,9 @@ out:
 	for (int i = 0; i < NATSBUS_MAX_CONN; i++)
 		bus_close(buses[i]);
 	ratelimit_free(api.rl);
+	ratelimit_free(api.claim_rl);
+	ratelimit_free(api.claim_receipt_rl);
+	intake_pages_free(api.pages);
 	metrics_free(api.metrics);
 	route_gazetteer_free(gaz);
 	intake_keys_free(&keys);

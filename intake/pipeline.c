@@ -68,6 +68,27 @@ report_valid(const struct report *r)
 	return n == 0 || r->idem_content != NULL;
 }
 
+enum tl_err
+pipeline_seal(const struct pipeline *p, const struct buf *plain, unsigned char **sealed,
+              size_t *sealed_len)
+{
+	unsigned char *c;
+
+	*sealed = NULL;
+	*sealed_len = 0;
+	if (!plain->data || plain->len == 0 || plain->len > SIZE_MAX - crypto_box_SEALBYTES)
+		return TL_EINVAL;
+	if (!(c = malloc(plain->len + crypto_box_SEALBYTES)))
+		return TL_ENOMEM;
+	if (crypto_box_seal(c, (const unsigned char *)plain->data, plain->len, p->vault_pk) != 0) {
+		free(c);
+		return TL_ECRYPTO;
+	}
+	*sealed = c;
+	*sealed_len = plain->len + crypto_box_SEALBYTES;
+	return TL_OK;
+}
+
 /* Seals the identity to the vault key.  The plaintext lives only in a
  * secret buffer that is wiped on every path. */
 static enum tl_err
@@ -76,7 +97,6 @@ seal_identity(const struct pipeline *p, const struct report *r, const char *repo
 {
 	struct wire_identity id;
 	struct buf plain;
-	unsigned char *c = NULL;
 	enum tl_err e;
 
 	memset(&id, 0, sizeof(id));
@@ -89,21 +109,8 @@ seal_identity(const struct pipeline *p, const struct report *r, const char *repo
 	id.text = (char *)(uintptr_t)r->text;
 	id.location = (char *)(uintptr_t)r->location;
 	id.channel_msg_id = (char *)(uintptr_t)r->channel_msg_id;
-	if ((e = wire_identity_encode(&id, &plain)) != TL_OK)
-		goto out;
-	if (!(c = malloc(plain.len + crypto_box_SEALBYTES))) {
-		e = TL_ENOMEM;
-		goto out;
-	}
-	if (crypto_box_seal(c, (const unsigned char *)plain.data, plain.len, p->vault_pk) != 0) {
-		e = TL_ECRYPTO;
-		goto out;
-	}
-	*sealed = c;
-	*sealed_len = plain.len + crypto_box_SEALBYTES;
-	c = NULL;
-out:
-	free(c);
+	if ((e = wire_identity_encode(&id, &plain)) == TL_OK)
+		e = pipeline_seal(p, &plain, sealed, sealed_len);
 	buf_free(&plain);
 	sodium_memzero(&id, sizeof(id));
 	return e;

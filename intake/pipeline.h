@@ -101,4 +101,10 @@ struct pipeline_result {
 enum tl_err pipeline_submit(const struct pipeline *p, const struct report *r,
                             struct pipeline_result *out) __attribute__((warn_unused_result));
 
+/* crypto_box_seal of plain (a secret buffer the caller wipes) to the vault
+ * key: the one way intake hands identity on (report identities here, payee
+ * details in claim.c).  *sealed is malloc'd; the caller frees it. */
+enum tl_err pipeline_seal(const struct pipeline *p, const struct buf *plain, unsigned char **sealed,
+                          size_t *sealed_len) __attribute__((warn_unused_result));
+
 #endif

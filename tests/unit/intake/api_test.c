@@ -12,7 +12,9 @@
 
 #include "compat.h"
 #include "api.h"
+#include "pages.h"
 #include "secret.h"
+#include "timefmt.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -101,6 +103,12 @@ setup(void **state)
 	assert_non_null(c->api.metrics = metrics_new());
 	assert_int_equal(intake_api_metrics_init(&c->api), TL_OK);
 	assert_int_equal(ratelimit_new(c->keys + 64, 5, &c->api.rl), TL_OK);
+	assert_int_equal(ratelimit_new(c->keys + 64, 20, &c->api.claim_rl), TL_OK);
+	assert_int_equal(ratelimit_new(c->keys + 64, 3, &c->api.claim_receipt_rl), TL_OK);
+	{
+		char err[256];
+		assert_int_equal(intake_pages_new(&c->api.pages, err, sizeof(err)), TL_OK);
+	}
 	memset(&ho, 0, sizeof(ho));
 	ho.address = "127.0.0.1";
 	ho.threads = 2;
@@ -122,6 +130,9 @@ teardown(void **state)
 
 	http_server_stop(c->srv);
 	ratelimit_free(c->api.rl);
+	ratelimit_free(c->api.claim_rl);
+	ratelimit_free(c->api.claim_receipt_rl);
+	intake_pages_free(c->api.pages);
 	metrics_free(c->api.metrics);
 	route_gazetteer_free(c->gaz);
 	free(c);
@@ -368,6 +379,97 @@ test_metrics_health(void **state)
 	assert_non_null(strstr(r.body, "tipline_nats_connected"));
 }
 
+/* Replaces the fake's TL_STATUS value for digits. */
+static void
+set_status(struct ctx *c, const char *digits, const char *status, int64_t amount, int64_t claim_by)
+{
+	char key[STATUS_KEY_LEN + 1];
+	struct wire_status st;
+	struct buf b;
+
+	memset(&st, 0, sizeof(st));
+	snprintf(st.status, sizeof(st.status), "%s", status);
+	st.updated_ms = time_now_ms();
+	st.amount_fen = amount;
+	st.claim_by_ms = claim_by;
+	buf_init(&b, 4096);
+	assert_int_equal(wire_status_encode(&st, &b), TL_OK);
+	receipt_status_key(c->keys, digits, key);
+	for (int i = 0; i < c->f.nkv; i++)
+		if (strcmp(c->f.keys[i], key) == 0) {
+			snprintf(c->f.vals[i], sizeof(c->f.vals[i]), "%s", buf_str(&b));
+			buf_free(&b);
+			return;
+		}
+	fail_msg("no status for the receipt");
+}
+
+#define CLAIM_BODY                                                                          \
+	"{\"name\":\"甄金丝雀\",\"id_number\":\"11010519491231002X\",\"bank\":\"雀鸟银行\"," \
+	"\"account\":\"6222880012345678901\",\"phone\":\"13987654321\"}"
+
+static void
+test_claim_http(void **state)
+{
+	struct ctx *c = *state;
+	struct resp r;
+	char digits[RECEIPT_DIGITS + 1], path[128];
+	const char *p;
+	int before;
+
+	post("{\"text\":\"北辰区有地条钢\"}", NULL, &r);
+	assert_int_equal(r.status, 201);
+	assert_non_null(p = strstr(r.body, "\"receipt\":\""));
+	assert_int_equal(receipt_parse(p + 11, 19, digits), TL_OK);
+	snprintf(path, sizeof(path), "/api/v1/receipts/%s/claim", digits);
+	before = c->f.published;
+
+	http("POST", path, "application/json", NULL, CLAIM_BODY, &r);
+	assert_error(&r, 409, "claim_not_open");
+	set_status(c, digits, "award_approved", 12345678, time_now_ms() + 86400000);
+	http("POST", path, "application/json", NULL, "{\"name\":\"甄3\"}", &r);
+	assert_error(&r, 400, "invalid_name");
+	assert_null(strstr(r.body, "甄3"));
+	http("GET", path, NULL, NULL, NULL, &r);
+	assert_error(&r, 405, "method_not_allowed");
+	http("POST", "/api/v1/receipts/1234/claim", "application/json", NULL, CLAIM_BODY, &r);
+	assert_error(&r, 404, "receipt_not_found");
+	assert_int_equal(c->f.published, before);
+
+	http("POST", path, "application/json", NULL, CLAIM_BODY, &r);
+	if (r.status != 202)
+		fail_msg("status %d body %s", r.status, r.body);
+	assert_non_null(strstr(r.body, "\"status\":\"claim_submitted\""));
+	assert_null(strstr(r.body, "甄金丝雀"));
+	assert_int_equal(c->f.published, before + 1);
+
+	/* The receipt's JSON and page now speak of the award. */
+	snprintf(path, sizeof(path), "/api/v1/receipts/%s", digits);
+	http("GET", path, NULL, NULL, NULL, &r);
+	assert_int_equal(r.status, 200);
+	assert_non_null(strstr(r.body, "\"amount_yuan\":\"123456.78\""));
+	assert_non_null(strstr(r.body, "\"claim_open\":true"));
+	snprintf(path, sizeof(path), "/status?receipt=%s", digits);
+	http("GET", path, NULL, NULL, NULL, &r);
+	assert_int_equal(r.status, 200);
+	assert_non_null(strstr(r.head, "Content-Type: text/html; charset=utf-8"));
+	assert_non_null(strstr(r.body, "金额 123,456.78 元"));
+
+	/* NATS down: 503, nothing published. */
+	snprintf(path, sizeof(path), "/api/v1/receipts/%s/claim", digits);
+	c->f.fail = TL_EUNAVAIL;
+	http("POST", path, "application/json", NULL, CLAIM_BODY, &r);
+	assert_error(&r, 503, "unavailable");
+	assert_non_null(strstr(r.head, "Retry-After: 5"));
+	c->f.fail = TL_OK;
+	/* Three valid posts a minute per receipt: the 409, the 202 and the
+	 * 503 took them (the invalid body did not). */
+	http("POST", path, "application/json", NULL, CLAIM_BODY, &r);
+	assert_error(&r, 429, "rate_limited");
+	assert_non_null(strstr(r.head, "Retry-After: "));
+	assert_int_equal(c->f.published, before + 1);
+}
+
 int
 main(void)
 {
@@ -377,6 +479,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_unavailable, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_idempotency_http, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_metrics_health, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_claim_http, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
