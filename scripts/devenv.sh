@@ -231,6 +231,15 @@ box_secret_key = ../keys/vault-box.key
 box_public_key = ../keys/vault-box.pub
 pseudonym_key = ../keys/vault-pseudonym.key
 
+[payees]
+approvers_file = ../etc/approvers.txt
+exclusion_file = ../etc/exclusions.txt
+exclusion_key = ../keys/vault-exclusion.key
+export_public_key = ../keys/finance-export.pub
+dual_approval_threshold_fen = 10000000
+audit_log = ../vault/audit.tla
+audit_secret_key = ../keys/audit-vault.key
+
 [nats]
 url = nats://127.0.0.1:$DEVENV_NATS_PORT
 user = vault

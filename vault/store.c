@@ -1,8 +1,9 @@
 #include "compat.h"
-#include "vault.h"
+#include "internal.h"
 #include "log.h"
 #include "num.h"
 #include "pseudonym.h"
+#include "secret.h"
 #include "timefmt.h"
 #include "wire.h"
 
@@ -46,19 +47,53 @@ static const struct db_migration vault_steps[] = {
 	  " rejected_at INTEGER NOT NULL,"
 	  " UNIQUE (stream_seq, digest)"
 	  ");" },
-};
-
-struct vault {
-	struct db *db;
-	struct vault_keys *keys;
-	struct db_stmt *ins_deposit, *ins_key, *ins_reject;
+	/* Issue 5: a claim names its report by status key (the keyed hash of
+	 * the receipt); the payee it carries gets a random payee_ref, the
+	 * only name anything outside the vault ever uses for it.  A report
+	 * may be claimed several times (after a refusal): the latest claim by
+	 * received_at counts.  claim_id UNIQUE makes a redelivery idempotent.
+	 * rejected gains the claim reasons (SQLite cannot alter a CHECK, so
+	 * the table is rebuilt) and the claim id of a rejected claim. */
+	{ "award claims: payees, claim rejections",
+	  "CREATE INDEX deposits_status_key ON deposits (status_key);"
+	  "CREATE TABLE payees ("
+	  " payee_ref TEXT PRIMARY KEY CHECK (length(payee_ref) = 32),"
+	  " claim_id TEXT NOT NULL UNIQUE CHECK (length(claim_id) = 32),"
+	  " report_id TEXT NOT NULL REFERENCES deposits (report_id),"
+	  " name TEXT NOT NULL, id_number TEXT NOT NULL, bank TEXT NOT NULL,"
+	  " account TEXT NOT NULL, phone TEXT NOT NULL,"
+	  " received_at INTEGER NOT NULL," /* ms, when intake took the claim */
+	  " stored_at INTEGER NOT NULL,"
+	  " eligible INTEGER NOT NULL CHECK (eligible IN (0, 1)),"
+	  " reason TEXT CHECK ((eligible = 1 AND reason IS NULL) OR"
+	  "  (eligible = 0 AND reason IN ('excluded','invalid_id','invalid_payee'))),"
+	  " stream_seq INTEGER NOT NULL"
+	  ");"
+	  "CREATE INDEX payees_report ON payees (report_id, received_at);"
+	  "CREATE TABLE rejected2 ("
+	  " id INTEGER PRIMARY KEY,"
+	  " stream_seq INTEGER NOT NULL,"
+	  " digest TEXT NOT NULL,"
+	  " reason TEXT NOT NULL CHECK (reason IN"
+	  "  ('subject','envelope','open','identity','mismatch','store','unknown_receipt','payee')),"
+	  " report_id TEXT,"
+	  " claim_id TEXT CHECK (claim_id IS NULL OR length(claim_id) = 32),"
+	  " delivered INTEGER NOT NULL,"
+	  " rejected_at INTEGER NOT NULL,"
+	  " UNIQUE (stream_seq, digest)"
+	  ");"
+	  "INSERT INTO rejected2 (id, stream_seq, digest, reason, report_id, delivered, rejected_at)"
+	  " SELECT id, stream_seq, digest, reason, report_id, delivered, rejected_at FROM rejected;"
+	  "DROP TABLE rejected;"
+	  "ALTER TABLE rejected2 RENAME TO rejected;" },
 };
 
 static const char *const reason_names[] = {
 	[VAULT_R_NONE] = "none",         [VAULT_R_SUBJECT] = "subject",
 	[VAULT_R_ENVELOPE] = "envelope", [VAULT_R_OPEN] = "open",
 	[VAULT_R_IDENTITY] = "identity", [VAULT_R_MISMATCH] = "mismatch",
-	[VAULT_R_STORE] = "store",
+	[VAULT_R_STORE] = "store",       [VAULT_R_UNKNOWN_RECEIPT] = "unknown_receipt",
+	[VAULT_R_PAYEE] = "payee",
 };
 
 const char *
@@ -78,6 +113,10 @@ vault_open(struct db *db, struct vault_keys *keys, struct vault **out)
 		return TL_ENOMEM;
 	v->db = db;
 	v->keys = keys;
+	if (pthread_mutex_init(&v->lock, NULL) != 0) {
+		free(v);
+		return TL_ENOMEM;
+	}
 	if ((e = db_migrate(db, "vault", vault_steps, TL_ARRAY_LEN(vault_steps), NULL)) != TL_OK)
 		goto fail;
 	/* INSERT OR IGNORE: a redelivered deposit (crash between COMMIT and
@@ -94,8 +133,9 @@ vault_open(struct db *db, struct vault_keys *keys, struct vault **out)
 	                    &v->ins_key)) != TL_OK ||
 	    (e = db_prepare(db,
 	                    "INSERT OR IGNORE INTO rejected (stream_seq, digest, reason, report_id,"
-	                    " delivered, rejected_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6);",
-	                    &v->ins_reject)) != TL_OK)
+	                    " delivered, rejected_at, claim_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7);",
+	                    &v->ins_reject)) != TL_OK ||
+	    (e = vault_claim_prepare(v)) != TL_OK)
 		goto fail;
 	*out = v;
 	return TL_OK;
@@ -112,6 +152,11 @@ vault_close(struct vault *v)
 	db_finalize(v->ins_deposit);
 	db_finalize(v->ins_key);
 	db_finalize(v->ins_reject);
+	vault_claim_finalize(v);
+	payee_excl_free(v->excl);
+	secret_free(v->excl_key);
+	free(v->approvers_file);
+	pthread_mutex_destroy(&v->lock);
 	free(v);
 }
 
@@ -230,6 +275,10 @@ process(struct vault *v, struct vault_item *it)
 	it->outcome = VAULT_REJECTED;
 	it->reason = VAULT_R_NONE;
 	it->report_id[0] = '\0';
+	it->claim = it->fresh = false;
+	it->claim_id[0] = '\0';
+	if (it->subject && v->payees && strcmp(it->subject, WIRE_SUBJ_DEPOSIT_CLAIM) == 0)
+		return vault_claim_process(v, it);
 	if (it->subject && strcmp(it->subject, WIRE_SUBJ_DEPOSIT_REPORT) != 0) {
 		it->reason = VAULT_R_SUBJECT;
 		return TL_OK;
@@ -267,7 +316,7 @@ out:
 }
 
 static enum tl_err
-record_reject(struct vault *v, const struct vault_item *it)
+record_reject(struct vault *v, struct vault_item *it)
 {
 	struct db_stmt *st = v->ins_reject;
 	unsigned char h[16];
@@ -288,14 +337,34 @@ record_reject(struct vault *v, const struct vault_item *it)
 	    (e = db_bind_text(st, 4, it->report_id[0] ? it->report_id : NULL)) == TL_OK &&
 	    (e = db_bind_int64(st, 5, it->delivered > INT64_MAX ? INT64_MAX : (int64_t)it->delivered)) ==
 	            TL_OK &&
-	    (e = db_bind_int64(st, 6, time_now_ms())) == TL_OK)
-		e = db_step(st, NULL);
+	    (e = db_bind_int64(st, 6, time_now_ms())) == TL_OK &&
+	    (e = db_bind_text(st, 7, it->claim && it->claim_id[0] ? it->claim_id : NULL)) == TL_OK &&
+	    (e = db_step(st, NULL)) == TL_OK)
+		it->fresh = db_changes(v->db) == 1;
 	db_reset(st);
 	return e;
 }
 
+static enum tl_err store_batch(struct vault *v, struct vault_item *items, size_t n);
+
 enum tl_err
 vault_store_batch(struct vault *v, struct vault_item *items, size_t n)
+{
+	enum tl_err e;
+
+	pthread_mutex_lock(&v->lock);
+	e = store_batch(v, items, n);
+	pthread_mutex_unlock(&v->lock);
+	/* Audit after COMMIT and outside the database lock: an entry never
+	 * describes something that was rolled back. */
+	for (size_t i = 0; e == TL_OK && i < n; i++)
+		if (items[i].claim)
+			vault_claim_audit(v, &items[i]);
+	return e;
+}
+
+static enum tl_err
+store_batch(struct vault *v, struct vault_item *items, size_t n)
 {
 	enum tl_err e;
 	size_t i;
@@ -317,6 +386,8 @@ vault_store_batch(struct vault *v, struct vault_item *items, size_t n)
 	if ((e = db_commit(v->db)) != TL_OK)
 		goto fail;
 	for (i = 0; i < n; i++) {
+		if (items[i].claim)
+			continue; /* claim.c logs its own */
 		if (items[i].outcome == VAULT_REJECTED)
 			log_warn("deposit rejected seq=%llu reason=%s report=%s delivered=%llu",
 			         (unsigned long long)items[i].stream_seq,
@@ -331,8 +402,10 @@ vault_store_batch(struct vault *v, struct vault_item *items, size_t n)
 	return TL_OK;
 fail:
 	db_rollback(v->db);
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
 		items[i].outcome = VAULT_RETRY;
+		items[i].fresh = false;
+	}
 	if (e == TL_EIO || db_failed(v->db))
 		return TL_EIO;
 	log_warn("deposit batch of %zu not stored (%s); will retry", n, tl_strerror(e));

@@ -62,6 +62,24 @@ python3 -c 'import os; print(os.urandom(32).hex())' >"$TL_KEYS/other-box.pub"
 expect_check_fails "$(variant pair 's#^box_public_key = .*#box_public_key = ../keys/other-box.pub#')" \
 	"mismatched keypair" 'does not belong'
 
+# [payees]: a missing exclusion key, a world-readable audit key, a
+# threshold above the cap, a missing [payees] key, a malformed approvers
+# file (named with its line).
+expect_check_fails "$(variant nokey 's#^exclusion_key = .*#exclusion_key = ../keys/no-exclusion.key#')" \
+	"missing exclusion key" 'no-exclusion.key'
+cp -p "$TL_KEYS/audit-vault.key" "$TL_KEYS/audit-vault-open.key"
+chmod 0644 "$TL_KEYS/audit-vault-open.key"
+expect_check_fails "$(variant auditopen 's#^audit_secret_key = .*#audit_secret_key = ../keys/audit-vault-open.key#')" \
+	"audit key mode 0644" 'chmod 600'
+expect_check_fails "$(variant threshold 's#^dual_approval_threshold_fen = .*#dual_approval_threshold_fen = 50000001#')" \
+	"threshold above the cap" 'dual_approval_threshold_fen'
+expect_check_fails "$(variant noexport '/^export_public_key = /d')" "missing export key" 'export_public_key'
+printf '# staff_id level pubkey\nfin.wang district %s\nfin.zhao mayor %s\n' \
+	"$(python3 -c 'import os; print(os.urandom(32).hex())')" \
+	"$(python3 -c 'import os; print(os.urandom(32).hex())')" >"$T/etc/approvers-bad.txt"
+expect_check_fails "$(variant approvers 's#^approvers_file = .*#approvers_file = approvers-bad.txt#')" \
+	"bad approvers level" 'approvers-bad.txt line 3: level must be district or city'
+
 # A first real start creates the encrypted database; stop cleanly.
 tl_start_vault
 tl_stop_vault
