@@ -15,6 +15,7 @@ int cmd_check(int argc, char **argv);
 int cmd_vault(int argc, char **argv);
 int cmd_stream_dump(int argc, char **argv);
 int cmd_audit(int argc, char **argv);
+int cmd_payfile(int argc, char **argv);
 
 /* Reads all of stdin (at most max bytes) into a new NUL-terminated string
  * the caller frees; TL_ETOOBIG past max. */

@@ -21,6 +21,7 @@ static const struct cmd cmds[] = {
 	{ "route", cmd_route, "print the district a location or tip is routed to" },
 	{ "stream-dump", cmd_stream_dump, "print every message stored in a stream (operators, tests)" },
 	{ "audit", cmd_audit, "verify hash-chained, signed audit logs (audit verify CHAIN...)" },
+	{ "payfile", cmd_payfile, "open a sealed payment batch for the bank (payfile open FILE -k KEY)" },
 };
 
 static void

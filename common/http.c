@@ -118,6 +118,9 @@ respond(struct http_server *s, struct MHD_Connection *c, struct req_state *st, c
 		goto out;
 	if (!add_base_headers(s, r, &resp))
 		goto out;
+	if (resp.disposition[0] &&
+	    !add_header(r, MHD_HTTP_HEADER_CONTENT_DISPOSITION, resp.disposition))
+		goto out;
 	if (resp.location[0] && !add_header(r, MHD_HTTP_HEADER_LOCATION, resp.location))
 		goto out;
 	if (resp.set_cookie.len && !add_header(r, MHD_HTTP_HEADER_SET_COOKIE, buf_str(&resp.set_cookie)))

@@ -61,6 +61,7 @@ struct http_response {
 	unsigned retry_after_s;   /* > 0 adds Retry-After */
 	char allow[64];           /* non-empty adds Allow (for 405) */
 	char location[256];       /* non-empty adds Location (redirects) */
+	char disposition[128];    /* non-empty adds Content-Disposition (downloads) */
 	struct buf set_cookie;    /* non-empty adds Set-Cookie; secret, initialised by the server */
 };
 
