@@ -27,6 +27,7 @@
 #include <stdint.h>
 #include "approval.h"
 #include "audit.h"
+#include "auth.h"
 #include "bus.h"
 #include "db.h"
 #include "err.h"
@@ -61,6 +62,13 @@ struct payouts_svc {
 	struct bus_kv *status; /* KV TL_STATUS; NULL when bus is NULL */
 	struct audit *audit;  /* this service's chain; audit_append has its own mutex */
 	unsigned char export_pk[crypto_box_PUBLICKEYBYTES];
+	/* TL_STATUS access; tests set these to an in-memory map.  NULL: the
+	 * bucket through payouts_svc_status_kv().  get answers TL_ENOTFOUND
+	 * for a missing key. */
+	enum tl_err (*status_put)(void *ctx, const char *key, const void *val, size_t len);
+	enum tl_err (*status_get)(void *ctx, const char *key, struct buf *val);
+	void *status_ctx;
+	bool status_get_denied_logged; /* warned once that reads are not allowed */
 };
 
 /* ---- config.c ---- */
@@ -123,6 +131,15 @@ enum tl_err payouts_claim_mark_rejected(struct payouts_svc *s, const char *repor
                                         int64_t now_ms) __attribute__((warn_unused_result));
 
 /* ---- actions.c: the finance staff's decisions (each takes the lock) ---- */
+
+/* A console user's role and scope (common/auth's tables in the same
+ * database).  TL_ENOTFOUND for an unknown user, TL_EDENIED for a disabled
+ * one.  Caller holds svc->lock. */
+enum tl_err payouts_staff_user(struct payouts_svc *s, const char *name, enum auth_role *role,
+                               char scope[AUTH_SCOPE_MAX + 1]) __attribute__((warn_unused_result));
+/* Whether a staff scope covers a district: its own code, or the city
+ * (120000) and "all", which cover every district. */
+bool payouts_scope_covers(const char *scope, const char *district);
 
 /* Proposes the award of a substantiated case.  award_id is client-chosen
  * (hex32, a hidden form field made when the form was shown) so that a
