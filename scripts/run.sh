@@ -5,7 +5,8 @@
 # once, kept), var/etc (configs, rewritten each run), var/log, var/nats
 # (JetStream store, encrypted), var/vault (the vault database).  Ports come
 # from TL_NATS_PORT (4222), TL_MON_PORT (8222), TL_INTAKE_PORT (8080),
-# TL_CONSOLE_PORT (8090, the district responder console);
+# TL_CONSOLE_PORT (8090, the district responder console), TL_PAYOUTS_PORT
+# (8091, the finance console);
 # everything listens on 127.0.0.1 only.  Ctrl-C stops everything: each
 # daemon with SIGTERM, then nats-server.  If a daemon dies, everything stops.
 # The DEVENV_* variables are read by devenv.sh:
@@ -26,6 +27,8 @@ DEVENV_NATS_PORT=${TL_NATS_PORT:-4222}
 DEVENV_MON_PORT=${TL_MON_PORT:-8222}
 DEVENV_INTAKE_PORT=${TL_INTAKE_PORT:-8080}
 CONSOLE_PORT=${TL_CONSOLE_PORT:-8090}
+DEVENV_PAYOUTS_PORT=${TL_PAYOUTS_PORT:-8091}
+PAYOUTS_BIN=$BUILD/payouts/tipline-payouts
 DEVENV_DISTRICT_BIN=$BUILD/districts/tipline-district
 
 say() { printf 'run: %s\n' "$*" >&2; }
@@ -101,6 +104,36 @@ if [[ -x $DEVENV_DISTRICT_BIN ]]; then
 	fi
 fi
 
+# The finance console (docs/finance-console.md) of tipline-payouts, with
+# one demo user per finance role (DEV-ONLY passwords, printed below),
+# created once, when the payouts database does not exist yet.  Each
+# approver's public signing key goes to the vault's approvers file, and
+# every district gets a demo award budget for this year (idempotent).
+fin_users=(
+	"fin.prop finance_proposer all dev-finance-prop"
+	"appr.120118 finance_approver 120118 dev-appr-120118"
+	"appr.city finance_approver 120000 dev-appr-city"
+	"fin.pay finance_payer all dev-finance-pay"
+	"fin.audit auditor all dev-finance-audit"
+)
+if [[ -x $PAYOUTS_BIN ]]; then
+	padmin() { "$PAYOUTS_BIN" -c "$STATE/etc/payouts.ini" "$@"; }
+	if [[ ! -e $STATE/payouts/payouts.db ]]; then
+		say "creating demo finance users (once)"
+		for u in "${fin_users[@]}"; do
+			read -r name role scope pw <<<"$u"
+			out=$(printf '%s\n' "$pw" | padmin user add "$name" "$role" "$scope" 2>&1) ||
+				{ say "user add $name failed: $out"; exit 1; }
+			# An approver's line "NAME LEVEL PUBKEY" is what the vault trusts.
+			grep -E "^$name (district|city) [0-9a-f]{64}\$" <<<"$out" >>"$STATE/etc/approvers.txt" || true
+		done
+	fi
+	year=$(TZ=Asia/Shanghai date +%Y)
+	for d in "${demo_districts[@]}" 120000; do
+		padmin budget fund "$d" "$year" 2000000 1 >/dev/null 2>&1 || { say "budget for $d failed"; exit 1; }
+	done
+fi
+
 # start NAME BINARY CONFIG
 start() {
 	local name=$1 bin=$2 conf=$3
@@ -118,6 +151,7 @@ start tipline-vault "$BUILD/vault/tipline-vault" "$STATE/etc/vault.ini"
 # One process serves all 16 districts and the city triage node for the demo;
 # each district still connects as its own NATS user.
 start tipline-district "$BUILD/districts/tipline-district" "$STATE/etc/district-all.ini"
+start tipline-payouts "$PAYOUTS_BIN" "$STATE/etc/payouts.ini"
 start tipline-intake "$BUILD/intake/tipline-intake" "$STATE/etc/intake.ini"
 
 base=http://127.0.0.1:$DEVENV_INTAKE_PORT
@@ -143,7 +177,8 @@ cat <<EOF
 Tipline is running (state in $STATE; Ctrl-C stops everything).
 
   Report API   $base/api/v1/reports            (POST JSON)
-  Receipts     $base/api/v1/receipts/<receipt>  (GET status)
+  Receipts     $base/api/v1/receipts/<receipt>  (GET status; POST .../claim to claim an award)
+  Status page  $base/status                     (reporters: receipt -> progress, award claim form)
   Health       $base/healthz
   Metrics      $base/metrics
   NATS         nats://127.0.0.1:$DEVENV_NATS_PORT    monitor http://127.0.0.1:$DEVENV_MON_PORT/ (/jsz, /healthz)
@@ -155,6 +190,16 @@ Tipline is running (state in $STATE; Ctrl-C stops everything).
                  resp.<code> / dev-resp-<code>    responder of district <code>, e.g. resp.120118 / dev-resp-120118
                  sup.<code>  / dev-sup-<code>     supervisor of district <code>, e.g. sup.120118 / dev-sup-120118
                  city        / dev-city-120000    city office (120000 triage, every district's deadline board)
+  Finance      http://127.0.0.1:$DEVENV_PAYOUTS_PORT/   (finance console of tipline-payouts, docs/finance-console.md)
+               demo users (DEV-ONLY passwords); approvers type their password again to sign:
+                 fin.prop    / dev-finance-prop   proposer, every district
+                 appr.120118 / dev-appr-120118    approver of district 120118 (静海)
+                 appr.city   / dev-appr-city      city-level approver (needed above 100,000 yuan)
+                 fin.pay     / dev-finance-pay    payer: exports payment batches, confirms payment
+                 fin.audit   / dev-finance-audit  auditor (read-only)
+               batch files open only with: $DEVENV_CLI payfile open FILE -k $STATE/keys/finance-export.key
+  Payouts DB   $STATE/payouts/payouts.db (SQLCipher, key $STATE/keys/payouts-db.key); audit chains
+               $STATE/payouts/audit.tla and $STATE/vault/audit.tla (tipline audit verify)
 
 Try a report:
 
