@@ -74,7 +74,10 @@ cmd_check(int argc, char **argv)
 	if (n > 0 && (size_t)n < sizeof(self) - 1) {
 		self[n] = '\0';
 		dir = dirname(self);
-		snprintf(cand, sizeof(cand), "%s/../%s/%s", dir, daemon, prog);
+		/* The build tree's folder is the source folder: "districts" for
+		 * tipline-district, the daemon's name for the others. */
+		snprintf(cand, sizeof(cand), "%s/../%s%s/%s", dir, daemon,
+		         strcmp(daemon, "district") == 0 ? "s" : "", prog);
 		if (access(cand, X_OK) == 0)
 			execv(cand, args);
 		snprintf(cand, sizeof(cand), "%s/%s", dir, prog);

@@ -26,6 +26,10 @@ static const struct cfg_key payouts_schema[] = {
 	{ "console", "listen_address", CFG_STR, "127.0.0.1", offsetof(struct payouts_cfg, listen_address), 0, 0 },
 	/* 0 = no console (a second daemon on the same host in tests). */
 	{ "console", "listen_port", CFG_INT, "8091", offsetof(struct payouts_cfg, listen_port), 0, 65535 },
+	/* The console listens on loopback behind the TLS proxy, so the listen
+	 * address says nothing about how the browser reached it: Secure
+	 * unless the operator says this is the plain-HTTP development setup. */
+	{ "console", "cookie_secure", CFG_BOOL, "true", offsetof(struct payouts_cfg, cookie_secure), 0, 0 },
 	{ "nats", "url", CFG_STR, "nats://127.0.0.1:4222", offsetof(struct payouts_cfg, nats_url), 0, 0 },
 	{ "nats", "user", CFG_STR, "payouts", offsetof(struct payouts_cfg, nats_user), 0, 0 },
 	{ "nats", "password_file", CFG_SECRET_FILE, NULL, offsetof(struct payouts_cfg, nats_password_file), 0, 0 },

@@ -39,23 +39,6 @@ serve(void *cls, const struct http_request *hreq, struct http_response *hresp)
 	staffweb_resp_free(&resp);
 }
 
-/* The session cookie gets "Secure" unless the console listens on a
- * loopback address only: a console reachable from the network must sit
- * behind TLS, and a browser then refuses the cookie over plain HTTP,
- * which makes the mistake visible at once. */
-static bool
-loopback(const char *addr)
-{
-	struct in_addr a4;
-	struct in6_addr a6;
-
-	if (inet_pton(AF_INET, addr, &a4) == 1)
-		return (ntohl(a4.s_addr) >> 24) == 127;
-	if (inet_pton(AF_INET6, addr, &a6) == 1)
-		return IN6_IS_ADDR_LOOPBACK(&a6);
-	return false;
-}
-
 enum tl_err
 payouts_console_start(struct payouts_svc *s, struct http_server **out)
 {
@@ -75,7 +58,7 @@ payouts_console_start(struct payouts_svc *s, struct http_server **out)
 		return TL_ENOMEM;
 	memset(&fo, 0, sizeof(fo));
 	fo.svc = s;
-	fo.cookie_secure = !loopback(addr);
+	fo.cookie_secure = s->cfg->cookie_secure;
 	if ((e = fconsole_open(&fo, &r->c)) != TL_OK) {
 		free(r);
 		return e;

@@ -47,6 +47,7 @@ struct payouts_cfg {
 	int64_t reveal_timeout_ms; /* [payouts] reveal_timeout_ms, default 5000 */
 	char *listen_address;    /* [console] listen_address, default 127.0.0.1 */
 	int64_t listen_port;     /* [console] listen_port, default 8091 */
+	bool cookie_secure;      /* [console] cookie_secure, default true (HTTPS proxy in front) */
 	char *nats_url;          /* [nats] url */
 	char *nats_user;         /* [nats] user, default payouts */
 	char *nats_password_file; /* [nats] password_file */

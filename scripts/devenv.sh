@@ -271,6 +271,8 @@ reveal_timeout_ms = 5000
 [console]
 listen_address = 127.0.0.1
 listen_port = ${DEVENV_PAYOUTS_PORT:-8091}
+# Plain HTTP on loopback in development; production keeps the default.
+cookie_secure = false
 
 [nats]
 url = nats://127.0.0.1:$DEVENV_NATS_PORT
