@@ -52,6 +52,14 @@ async function snap(page, name) {
 	await page.screenshot({ path: `${env.SHOTS}/${String(shot).padStart(2, '0')}-${name}.png`, fullPage: true });
 }
 
+// Staff pages must never carry the reporter's identity or payee details:
+// checked on every finance and district page the flow visits.
+async function noIdentity(page, who) {
+	const html = await page.content();
+	for (const k of ['name', 'id_number', 'account', 'phone'])
+		must(!html.includes(PAYEE[k]), `${who}: the page at ${page.url()} shows the reporter's ${k}`);
+}
+
 async function noError(page, what) {
 	const n = await page.locator('p.error').count();
 	must(n === 0, `${what}: error shown: ${n ? await page.locator('p.error').first().innerText() : ''}`);
@@ -76,6 +84,7 @@ async function submitForm(page, action, button) {
 	const btn = button ? form.locator(`button:has-text("${button}")`) : form.locator('button[type=submit]');
 	await Promise.all([page.waitForNavigation(), btn.click()]);
 	await noError(page, action);
+	if (!page.url().startsWith(env.INTAKE)) await noIdentity(page, action);
 }
 
 // Reloads the reporter's status page until its label says want.
@@ -135,6 +144,7 @@ try {
 	await Promise.all([prop.waitForNavigation(), prop.click(`a[href="/case/${env.LEAD}"]`)]);
 	const caseText = await prop.locator('main').innerText();
 	must(caseText.includes('102,500.00') || caseText.includes('102500.00'), `proposer: computed award not shown: ${caseText}`);
+	await noIdentity(prop, 'proposer case page');
 	await snap(prop, 'case');
 	await submitForm(prop, '/propose');
 	const awardUrl = prop.url();
@@ -174,6 +184,10 @@ try {
 	await submitForm(pay, '/batches/export');
 	must(/\/batch\/[0-9a-f]{32}$/.test(pay.url()), `payer: not on the batch page: ${pay.url()}`);
 	await snap(pay, 'batch-exported');
+	await noIdentity(pay, 'payer batch page');
+	await pay.goto(`${env.FIN}/ledger`);
+	await noIdentity(pay, 'payer ledger page');
+	await pay.goBack();
 	const [dl] = await Promise.all([pay.waitForEvent('download'), pay.click('a:has-text("下载加密付款文件")')]);
 	await dl.saveAs(env.DL);
 	const bytes = fs.readFileSync(env.DL);

@@ -10,8 +10,10 @@
 # file and confirms payment; the reporter's page then says paid.
 # Afterwards: `tipline payfile open` with the finance export key turns the
 # downloaded file into exactly that payee, the ledger checks, both audit
-# chains verify, and no payee canary is in any stream, log, or the
-# decrypted payouts database.  Screenshots land in T/shots.
+# chains verify, and no canary (the reporter's contact details are the
+# payee's) is in any stream, log, the decrypted payouts database, or any
+# district or finance console page the browser saw.  Screenshots land in
+# T/shots.
 #
 # Skips (exit 0 with a SKIP line) when chromium, node or
 # tests/browser/node_modules is missing: `apt-get install chromium` and
