@@ -1,5 +1,6 @@
 #include "compat.h"
 #include "redact.h"
+#include "idnum.h"
 #include "norm.h"
 
 #include <pthread.h>
@@ -321,6 +322,8 @@ static const char *const service_numbers[] = {
 	"12348", "12337", "12380", "12381",
 };
 
+/* Looser than idnum_valid() on purpose: a day the month lacks or a wrong
+ * check digit is a typo'd ID, and a typo'd ID still identifies someone. */
 static bool
 date_ok(const char *d, bool two_digit_year)
 {
@@ -345,18 +348,6 @@ static bool
 region_ok(const char *d)
 {
 	return d[0] >= '1' && d[0] <= '8';
-}
-
-static bool
-id18_checksum(const char *d)
-{
-	static const int w[17] = { 7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2 };
-	static const char chk[] = "10X98765432";
-	int sum = 0;
-
-	for (int i = 0; i < 17; i++)
-		sum += (d[i] - '0') * w[i];
-	return chk[sum % 11] == ((d[17] == 'x') ? 'X' : d[17]);
 }
 
 static bool
@@ -389,7 +380,7 @@ classify(const char *d, size_t nd, int ctx, bool plus, bool x)
 	if (ctx == KW_KEEP) {
 		/* Enterprise order/meter numbers stay; only a checksum-valid ID
 		 * number is too specific to be anything else. */
-		if (nd == 18 && region_ok(d) && date_ok(d + 6, false) && id18_checksum(d))
+		if (nd == 18 && region_ok(d) && date_ok(d + 6, false) && idnum_check_ok(d))
 			return REDACT_ID18;
 		return -1;
 	}
@@ -1169,7 +1160,7 @@ scan_word(struct rctx *c, size_t p)
 				if (is_mobile(d, j - i))
 					add_span(c, i, j, REDACT_MOBILE);
 				else if (xx || (j - i == 18 && region_ok(d) && date_ok(d + 6, false) &&
-				                id18_checksum(d)))
+				                idnum_check_ok(d)))
 					add_span(c, i, j + xx, REDACT_ID18);
 				i = j + 1;
 			} else {

@@ -3,6 +3,7 @@
  */
 #include "compat.h"
 #include "claim.h"
+#include "idnum.h"
 #include "log.h"
 #include "num.h"
 #include "secret.h"
@@ -10,6 +11,7 @@
 #include "timefmt.h"
 #include "utf8.h"
 #include "request.h"
+#include "jsonbody.h"
 
 #include <jansson.h>
 #include <sodium.h>
@@ -57,13 +59,6 @@ claim_code_message(enum claim_code c)
 /* ---- rules ---- */
 
 static bool
-is_space_cp(int32_t cp)
-{
-	return cp == ' ' || (cp >= '\t' && cp <= '\r') || cp == 0x00A0 || cp == 0x3000 ||
-	       cp == 0xFEFF || cp == 0x2028 || cp == 0x2029;
-}
-
-static bool
 is_control_cp(int32_t cp)
 {
 	return cp < 0x20 || (cp >= 0x7f && cp <= 0x9f) || cp == 0x2028 || cp == 0x2029 ||
@@ -75,26 +70,6 @@ static bool
 is_digit_cp(int32_t cp)
 {
 	return (cp >= '0' && cp <= '9') || (cp >= 0xFF10 && cp <= 0xFF19);
-}
-
-/* Trims white space at both ends of the valid UTF-8 s[0..len). */
-static const char *
-trim(const char *s, size_t len, size_t *outlen)
-{
-	size_t start = 0, end, i;
-
-	while (start < len) {
-		i = start;
-		if (!is_space_cp(utf8_next(s, len, &i)))
-			break;
-		start = i;
-	}
-	end = start;
-	for (i = start; i < len;)
-		if (!is_space_cp(utf8_next(s, len, &i)))
-			end = i;
-	*outlen = end - start;
-	return s + start;
 }
 
 /* Counts code points of s[0..n); false on a control character or, with
@@ -133,40 +108,10 @@ digits_only(const char *s, size_t n, const char *drop, char *out, size_t max, si
 	return true;
 }
 
-static bool
-leap(int y)
-{
-	return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-}
-
 bool
 claim_id_number_valid(const char *s, size_t len)
 {
-	static const int w[17] = { 7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2 };
-	static const char chk[] = "10X98765432";
-	static const int mdays[12] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
-	int sum = 0, y, m, d;
-	char last;
-
-	if (len != 18)
-		return false;
-	for (int i = 0; i < 17; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return false;
-		sum += (s[i] - '0') * w[i];
-	}
-	last = s[17] == 'x' ? 'X' : s[17];
-	if (last != chk[sum % 11])
-		return false;
-	/* Administrative division codes start with 1-8. */
-	if (s[0] < '1' || s[0] > '8')
-		return false;
-	y = (s[6] - '0') * 1000 + (s[7] - '0') * 100 + (s[8] - '0') * 10 + (s[9] - '0');
-	m = (s[10] - '0') * 10 + (s[11] - '0');
-	d = (s[12] - '0') * 10 + (s[13] - '0');
-	if (y < 1900 || y > 2099 || m < 1 || m > 12 || d < 1)
-		return false;
-	return d <= mdays[m - 1] + (m == 2 && leap(y) ? 1 : 0);
+	return idnum_valid(s, len);
 }
 
 /* One field: raw -> normalised in slot (SLOT bytes). */
@@ -182,7 +127,7 @@ check_field(enum claim_field f, const char *raw, size_t len, char *slot)
 		return CLAIM_FIELD_TOO_LONG;
 	if (!utf8_valid(raw, len, NULL))
 		return CLAIM_INVALID_UTF8;
-	t = trim(raw, len, &n);
+	t = jsonbody_trim(raw, len, &n);
 	if (n == 0)
 		return CLAIM_MISSING_FIELD;
 	switch (f) {
@@ -225,21 +170,7 @@ check_field(enum claim_field f, const char *raw, size_t len, char *slot)
 	}
 }
 
-static void
-set_field(struct claim_errors *err, const char *field)
-{
-	/* Cut at a character boundary: the name may be the client's. */
-	size_t n = strlen(field), i = 0, max = 64;
-
-	while (i < n && i < max) {
-		size_t j = i;
-		if (utf8_next(field, n, &j) < 0 || j > max)
-			break;
-		i = j;
-	}
-	memcpy(err->field, field, i);
-	err->field[i] = '\0';
-}
+_Static_assert(sizeof(((struct claim_errors *)0)->field) > JSONBODY_FIELD_MAX, "claim_errors.field");
 
 static enum claim_code
 fail(struct claim_errors *err, enum claim_code c, const char *field)
@@ -247,7 +178,7 @@ fail(struct claim_errors *err, enum claim_code c, const char *field)
 	err->code = c;
 	err->field[0] = '\0';
 	if (field)
-		set_field(err, field);
+		jsonbody_field(err->field, field);
 	return c;
 }
 
@@ -283,48 +214,20 @@ claim_validate(const char *const raw[CF_N], const size_t len[CF_N], struct claim
 	return CLAIM_OK;
 }
 
-/* jansson frees without wiping; the body is identity. */
-static void
-wipe_json(json_t *j, int depth)
-{
-	const char *k;
-	json_t *v;
-	size_t i;
-
-	if (!j || depth > 64)
-		return;
-	if (json_is_string(j)) {
-		sodium_memzero((char *)(uintptr_t)json_string_value(j), json_string_length(j));
-	} else if (json_is_object(j)) {
-		json_object_foreach(j, k, v)
-			wipe_json(v, depth + 1);
-	} else if (json_is_array(j)) {
-		json_array_foreach(j, i, v)
-			wipe_json(v, depth + 1);
-	}
-}
-
 enum claim_code
 claim_parse_json(const char *body, size_t len, struct claim_input *out, struct claim_errors *err)
 {
 	const char *raw[CF_N] = { NULL };
 	size_t lens[CF_N] = { 0 };
-	json_error_t jerr;
 	json_t *j = NULL, *v;
 	const char *k;
+	enum jsonbody_err jr;
 	enum claim_code rc;
 
 	memset(out, 0, sizeof(*out));
 	memset(err, 0, sizeof(*err));
-	if (len == 0)
-		return fail(err, CLAIM_INVALID_JSON, NULL);
-	if (!utf8_valid(body, len, NULL))
-		return fail(err, CLAIM_INVALID_UTF8, NULL);
-	j = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
-	if (!j || !json_is_object(j)) {
-		rc = fail(err, CLAIM_INVALID_JSON, NULL);
-		goto out;
-	}
+	if ((jr = jsonbody_load(body, len, &j)) != JSONBODY_OK)
+		return fail(err, jr == JSONBODY_INVALID_UTF8 ? CLAIM_INVALID_UTF8 : CLAIM_INVALID_JSON, NULL);
 	json_object_foreach(j, k, v) {
 		int f;
 		for (f = 0; f < CF_N; f++)
@@ -351,10 +254,7 @@ claim_parse_json(const char *body, size_t len, struct claim_input *out, struct c
 	}
 	rc = claim_validate(raw, lens, out, err);
 out:
-	if (j) {
-		wipe_json(j, 0);
-		json_decref(j);
-	}
+	jsonbody_free(j);
 	return rc;
 }
 

@@ -190,6 +190,40 @@ link_to(char *out, size_t outlen, const char *page, const char *digits)
 	snprintf(out, outlen, "%s?receipt=%s", page, digits);
 }
 
+/* A token from the client's bucket in rl (none: no limit); false with
+ * the 429 page set. */
+static bool
+take_token(struct intake_api *api, struct ratelimit *rl, const struct http_request *req,
+           struct http_response *resp, const char **what)
+{
+	unsigned retry = 0;
+
+	if (!rl || ratelimit_take(rl, req->client_addr, req->client_addr_len, time_mono_ms(), &retry))
+		return true;
+	rate_limited(api, resp, retry);
+	*what = "rate_limited";
+	return false;
+}
+
+/* The receipt's status into *st; false with the page set when the receipt
+ * is unknown or the store cannot answer (busy: what the reporter reads
+ * then). */
+static bool
+look_up(struct intake_api *api, struct http_response *resp, const char *digits, bool wellformed,
+        struct wire_status *st, const char *busy, const char **what)
+{
+	enum tl_err e = status_lookup(&api->pl, digits, wellformed, st);
+
+	if (e == TL_ENOTFOUND) {
+		lookup_page(api, resp, true);
+		*what = "receipt_not_found";
+	} else if (e != TL_OK) {
+		unavailable(api, resp, busy);
+		*what = tl_strerror(e);
+	}
+	return e == TL_OK;
+}
+
 /* ---- GET /status ---- */
 
 static void
@@ -201,9 +235,7 @@ status_page(struct intake_api *api, const struct http_request *req, struct http_
 	struct wire_status st;
 	struct html_vars *v = NULL;
 	struct buf msg;
-	unsigned retry = 0;
 	bool wellformed;
-	enum tl_err e;
 
 	if (!is_get(req->method)) {
 		method_not_allowed(api, resp, "GET, HEAD");
@@ -215,24 +247,11 @@ status_page(struct intake_api *api, const struct http_request *req, struct http_
 		return;
 	}
 	/* The API's bucket: a page must not be a way around its limit. */
-	if (api->rl && !ratelimit_take(api->rl, req->client_addr, req->client_addr_len, time_mono_ms(),
-	                               &retry)) {
-		rate_limited(api, resp, retry);
-		*what = "rate_limited";
+	if (!take_token(api, api->rl, req, resp, what))
 		return;
-	}
 	wellformed = status_receipt_parse(q, digits);
-	e = status_lookup(&api->pl, digits, wellformed, &st);
-	if (e == TL_ENOTFOUND) {
-		lookup_page(api, resp, true);
-		*what = "receipt_not_found";
+	if (!look_up(api, resp, digits, wellformed, &st, "暂时无法查询，请稍后重试。", what))
 		goto out;
-	}
-	if (e != TL_OK) {
-		unavailable(api, resp, "暂时无法查询，请稍后重试。");
-		*what = tl_strerror(e);
-		goto out;
-	}
 	buf_init(&msg, 4096);
 	receipt_show(digits, shown);
 	status_date_zh(st.updated_ms, date);
@@ -323,6 +342,20 @@ not_open_page(struct intake_api *api, struct http_response *resp, enum claim_sta
 	message_page(api, resp, 409, "暂不能申领", claim_state_message(s), back, "查看进度");
 }
 
+/* false with the page set unless the receipt may claim now. */
+static bool
+claim_open(struct intake_api *api, struct http_response *resp, const struct wire_status *st,
+           const char *digits, const char **what)
+{
+	enum claim_state cs = claim_state_of(st, time_now_ms());
+
+	if (cs == CLAIM_STATE_OPEN)
+		return true;
+	not_open_page(api, resp, cs, digits);
+	*what = claim_state_code(cs);
+	return false;
+}
+
 /* GET /status/claim?receipt= */
 static void
 claim_get(struct intake_api *api, const struct http_request *req, struct http_response *resp,
@@ -333,10 +366,7 @@ claim_get(struct intake_api *api, const struct http_request *req, struct http_re
 	unsigned char raw[CSRF_BYTES];
 	struct wire_status st;
 	struct form_state fs;
-	enum claim_state cs;
-	unsigned retry = 0;
 	bool wellformed;
-	enum tl_err e;
 
 	csrf[0] = '\0';
 	if (!q || !q[0]) {
@@ -344,29 +374,12 @@ claim_get(struct intake_api *api, const struct http_request *req, struct http_re
 		snprintf(resp->location, sizeof(resp->location), "/status");
 		return;
 	}
-	if (api->rl && !ratelimit_take(api->rl, req->client_addr, req->client_addr_len, time_mono_ms(),
-	                               &retry)) {
-		rate_limited(api, resp, retry);
-		*what = "rate_limited";
+	if (!take_token(api, api->rl, req, resp, what))
 		return;
-	}
 	wellformed = status_receipt_parse(q, digits);
-	e = status_lookup(&api->pl, digits, wellformed, &st);
-	if (e == TL_ENOTFOUND) {
-		lookup_page(api, resp, true);
-		*what = "receipt_not_found";
+	if (!look_up(api, resp, digits, wellformed, &st, "暂时无法查询，请稍后重试。", what) ||
+	    !claim_open(api, resp, &st, digits, what))
 		goto out;
-	}
-	if (e != TL_OK) {
-		unavailable(api, resp, "暂时无法查询，请稍后重试。");
-		*what = tl_strerror(e);
-		goto out;
-	}
-	if ((cs = claim_state_of(&st, time_now_ms())) != CLAIM_STATE_OPEN) {
-		not_open_page(api, resp, cs, digits);
-		*what = claim_state_code(cs);
-		goto out;
-	}
 	randombytes_buf(raw, sizeof(raw));
 	hex_encode(raw, sizeof(raw), csrf);
 	sodium_memzero(raw, sizeof(raw));
@@ -448,20 +461,14 @@ claim_post(struct intake_api *api, const struct http_request *req, struct http_r
 	const char *raw[CF_N], *csrf, *q;
 	size_t lens[CF_N];
 	char digits[RECEIPT_DIGITS + 1] = "", back[64], idem[CSRF_HEX + 8];
-	enum claim_state cs;
 	unsigned retry = 0;
 	bool wellformed;
-	enum tl_err e;
 
 	memset(&form, 0, sizeof(form));
 	memset(&in, 0, sizeof(in));
 	idem[0] = '\0';
-	if (api->claim_rl && !ratelimit_take(api->claim_rl, req->client_addr, req->client_addr_len,
-	                                     time_mono_ms(), &retry)) {
-		rate_limited(api, resp, retry);
-		*what = "rate_limited";
+	if (!take_token(api, api->claim_rl, req, resp, what))
 		return;
-	}
 	if (req->body_too_big) {
 		message_page(api, resp, 413, "提交内容过大", "提交的内容过大，请检查后重新填写。", "/status",
 		             "返回查询页面");
@@ -503,38 +510,20 @@ claim_post(struct intake_api *api, const struct http_request *req, struct http_r
 	wellformed = q && status_receipt_parse(q, digits);
 	csrf = http_form_get(&form, "csrf");
 	if (!csrf_ok(req, csrf)) {
-		if (wellformed) {
-			char again[64];
-			link_to(again, sizeof(again), "/status/claim", digits);
-			message_page(api, resp, 403, "页面已过期",
-			             "页面已过期或不是从本网站打开的，信息未提交。请重新打开领奖页面填写。", again,
-			             "重新打开领奖页面");
-		} else {
-			message_page(api, resp, 403, "页面已过期",
-			             "页面已过期或不是从本网站打开的，信息未提交。请重新打开领奖页面填写。", "/status",
-			             "返回查询页面");
-		}
+		char again[64];
+		link_to(again, sizeof(again), "/status/claim", digits);
+		message_page(api, resp, 403, "页面已过期",
+		             "页面已过期或不是从本网站打开的，信息未提交。请重新打开领奖页面填写。",
+		             wellformed ? again : "/status", wellformed ? "重新打开领奖页面" : "返回查询页面");
 		*what = "csrf_failed";
 		goto out;
 	}
 	/* Where the claim stands first: a reporter should not type everything
 	 * again only to hear that the window has closed. */
-	e = status_lookup(&api->pl, digits, wellformed, &st);
-	if (e == TL_ENOTFOUND) {
-		lookup_page(api, resp, true);
-		*what = "receipt_not_found";
+	if (!look_up(api, resp, digits, wellformed, &st, "系统暂时无法受理，您的领奖申请尚未提交，请稍后重试。",
+	             what) ||
+	    !claim_open(api, resp, &st, digits, what))
 		goto out;
-	}
-	if (e != TL_OK) {
-		unavailable(api, resp, "系统暂时无法受理，您的领奖申请尚未提交，请稍后重试。");
-		*what = tl_strerror(e);
-		goto out;
-	}
-	if ((cs = claim_state_of(&st, time_now_ms())) != CLAIM_STATE_OPEN) {
-		not_open_page(api, resp, cs, digits);
-		*what = claim_state_code(cs);
-		goto out;
-	}
 	for (int f = 0; f < CF_N; f++) {
 		raw[f] = http_form_get(&form, claim_field_name((enum claim_field)f));
 		lens[f] = raw[f] ? strlen(raw[f]) : 0;

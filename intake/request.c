@@ -6,6 +6,7 @@
 #include "compat.h"
 #include "secret.h"
 #include "request.h"
+#include "jsonbody.h"
 #include "district.h"
 #include "utf8.h"
 
@@ -42,56 +43,16 @@ req_code_message(enum req_code c)
 
 /* ---- helpers ---- */
 
+_Static_assert(sizeof(((struct req_error *)0)->field) > JSONBODY_FIELD_MAX, "req_error.field");
+
 static enum req_code
 fail(struct req_error *err, enum req_code c, const char *field)
 {
 	err->code = c;
 	err->field[0] = '\0';
-	if (field) {
-		/* Cut at a character boundary: the name may be the client's. */
-		size_t n = strlen(field), max = 64, i = 0;
-		while (i < n && i < max) {
-			size_t j = i;
-			if (utf8_next(field, n, &j) < 0 || j > max)
-				break;
-			i = j;
-		}
-		memcpy(err->field, field, i);
-		err->field[i] = '\0';
-	}
+	if (field)
+		jsonbody_field(err->field, field);
 	return c;
-}
-
-static bool
-is_space_cp(int32_t cp)
-{
-	return cp == ' ' || (cp >= '\t' && cp <= '\r') || cp == 0x00A0 || cp == 0x3000 ||
-	       cp == 0xFEFF || cp == 0x2028 || cp == 0x2029;
-}
-
-/* Trims leading and trailing white space (ASCII, no-break, ideographic);
- * s must be valid UTF-8.  Returns the new start and length. */
-static const char *
-trim(const char *s, size_t len, size_t *outlen)
-{
-	size_t start = 0, end = len, i;
-
-	while (start < len) {
-		i = start;
-		if (!is_space_cp(utf8_next(s, len, &i)))
-			break;
-		start = i;
-	}
-	/* Walk forward remembering the end of the last non-space character:
-	 * UTF-8 cannot be decoded backwards with utf8_next. */
-	end = start;
-	for (i = start; i < len;) {
-		int32_t cp = utf8_next(s, len, &i);
-		if (!is_space_cp(cp))
-			end = i;
-	}
-	*outlen = end - start;
-	return s + start;
 }
 
 static char *
@@ -116,28 +77,6 @@ free_wipe(char **p)
 	}
 }
 
-/* Wipes every string in the document before it is freed: the body holds
- * identity, and jansson frees without wiping. */
-static void
-wipe_json(json_t *j, int depth)
-{
-	const char *k;
-	json_t *v;
-	size_t i;
-
-	if (!j || depth > 64)
-		return;
-	if (json_is_string(j)) {
-		sodium_memzero((char *)(uintptr_t)json_string_value(j), json_string_length(j));
-	} else if (json_is_object(j)) {
-		json_object_foreach(j, k, v)
-			wipe_json(v, depth + 1);
-	} else if (json_is_array(j)) {
-		json_array_foreach(j, i, v)
-			wipe_json(v, depth + 1);
-	}
-}
-
 /* An optional string field: NULL/absent and "" (after trimming) give
  * *out = NULL.  max_bytes bounds the raw value; max_chars (0: none) the
  * trimmed character count. */
@@ -159,7 +98,7 @@ opt_str(json_t *v, const char *field, size_t max_bytes, size_t max_chars, char *
 	 * JSON_ALLOW_NUL, but check anyway: C strings follow. */
 	if (!utf8_valid(json_string_value(v), json_string_length(v), NULL))
 		return fail(err, REQ_INVALID_UTF8, field);
-	s = trim(json_string_value(v), json_string_length(v), &n);
+	s = jsonbody_trim(json_string_value(v), json_string_length(v), &n);
 	if (max_chars && (!utf8_valid(s, n, &nchars) || nchars > max_chars))
 		return fail(err, REQ_FIELD_TOO_LONG, field);
 	if (n == 0)
@@ -204,25 +143,16 @@ enum req_code
 request_parse(const char *body, size_t len, struct intake_request *out, struct req_error *err)
 {
 	static const char *const known[] = { "text", "location", "district", "category", "contact" };
-	json_error_t jerr;
 	json_t *j = NULL, *v;
 	const char *k, *s;
 	size_t n, nchars;
+	enum jsonbody_err jr;
 	enum req_code rc = REQ_OK;
 
 	memset(out, 0, sizeof(*out));
 	memset(err, 0, sizeof(*err));
-	if (len == 0)
-		return fail(err, REQ_INVALID_JSON, NULL);
-	/* jansson would reject invalid UTF-8 as a syntax error; the reporter
-	 * deserves to be told what is actually wrong. */
-	if (!utf8_valid(body, len, NULL))
-		return fail(err, REQ_INVALID_UTF8, NULL);
-	j = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
-	if (!j || !json_is_object(j)) {
-		rc = fail(err, REQ_INVALID_JSON, NULL);
-		goto out;
-	}
+	if ((jr = jsonbody_load(body, len, &j)) != JSONBODY_OK)
+		return fail(err, jr == JSONBODY_INVALID_UTF8 ? REQ_INVALID_UTF8 : REQ_INVALID_JSON, NULL);
 	/* Unknown fields first, in document order. */
 	json_object_foreach(j, k, v) {
 		size_t i;
@@ -244,7 +174,7 @@ request_parse(const char *body, size_t len, struct intake_request *out, struct r
 		rc = fail(err, REQ_INVALID_FIELD, "text");
 		goto out;
 	}
-	s = trim(json_string_value(v), json_string_length(v), &n);
+	s = jsonbody_trim(json_string_value(v), json_string_length(v), &n);
 	if (!utf8_valid(s, n, &nchars)) {
 		rc = fail(err, REQ_INVALID_UTF8, "text");
 		goto out;
@@ -275,7 +205,7 @@ request_parse(const char *body, size_t len, struct intake_request *out, struct r
 			rc = fail(err, REQ_INVALID_FIELD, "district");
 			goto out;
 		}
-		s = trim(json_string_value(v), json_string_length(v), &n);
+		s = jsonbody_trim(json_string_value(v), json_string_length(v), &n);
 		if (n > 0) {
 			if (n != DISTRICT_CODE_LEN || memchr(s, '\0', n) ||
 			    (memcpy(out->district, s, n), out->district[n] = '\0', !district_valid(out->district))) {
@@ -287,10 +217,7 @@ request_parse(const char *body, size_t len, struct intake_request *out, struct r
 	}
 	rc = parse_contact(json_object_get(j, "contact"), out, err);
 out:
-	if (j) {
-		wipe_json(j, 0);
-		json_decref(j);
-	}
+	jsonbody_free(j);
 	if (rc != REQ_OK)
 		request_free(out);
 	return rc;

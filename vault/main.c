@@ -82,7 +82,7 @@ exclusion_hash(const unsigned char key[PAYEE_EXCL_KEY_LEN])
 		if (payee_id_normalise(line + start, id) != TL_OK) {
 			fprintf(stderr,
 			        "tipline-vault: line %zu: not a valid 18-character ID number "
-			        "(17 digits and a check digit or X)\n",
+			        "(17 digits and a check digit or X, first digit 1-8, a real birth date)\n",
 			        lineno);
 			bad++;
 			continue;

@@ -1,5 +1,6 @@
 #include "compat.h"
 #include "payee.h"
+#include "idnum.h"
 #include "num.h"
 #include "utf8.h"
 
@@ -60,20 +61,6 @@ squeeze(char *s, const char *drop)
 	s[n] = '\0';
 }
 
-/* GB 11643-1999: weights 2^(17-i) mod 11, check = (12 - sum mod 11) mod 11,
- * written as X for 10. */
-static bool
-id_check_digit_ok(const char *d)
-{
-	static const int w[17] = { 7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2 };
-	static const char chk[] = "10X98765432";
-	int sum = 0;
-
-	for (int i = 0; i < 17; i++)
-		sum += (d[i] - '0') * w[i];
-	return chk[sum % 11] == d[17];
-}
-
 enum tl_err
 payee_id_normalise(const char *in, char out[PAYEE_ID_LEN + 1])
 {
@@ -90,12 +77,7 @@ payee_id_normalise(const char *in, char out[PAYEE_ID_LEN + 1])
 		out[n++] = *p == 'x' ? 'X' : *p;
 	}
 	out[n] = '\0';
-	if (n != PAYEE_ID_LEN)
-		goto bad;
-	for (size_t i = 0; i < 17; i++)
-		if (!is_digit(out[i]))
-			goto bad;
-	if ((!is_digit(out[17]) && out[17] != 'X') || !id_check_digit_ok(out))
+	if (!idnum_valid(out, n))
 		goto bad;
 	return TL_OK;
 bad:

@@ -40,7 +40,8 @@ const char *payee_verdict_reason(enum payee_verdict v); /* "" for PAYEE_OK */
 
 /* Normalises an ID number into out (PAYEE_ID_LEN + 1): surrounding ASCII
  * spaces dropped, a lower-case x upper-cased.  TL_EINVAL unless the result
- * is 17 digits and a digit or X whose GB 11643 check digit is right. */
+ * is a valid ID number by common/idnum (idnum_valid: 17 digits and a digit
+ * or X, GB 11643 check digit, first digit 1-8, a birth date that exists). */
 enum tl_err payee_id_normalise(const char *in, char out[PAYEE_ID_LEN + 1])
 	__attribute__((warn_unused_result));
 
