@@ -72,6 +72,23 @@ staffweb_req_from_http(const struct http_request *h, struct staffweb_req *r)
 }
 
 void
+staffweb_http_opts(struct http_opts *o, const char *address, uint16_t port, unsigned threads,
+                   http_handler_fn handler, void *cls)
+{
+	memset(o, 0, sizeof(*o));
+	o->address = address;
+	o->port = port;
+	o->threads = threads;
+	o->max_body = STAFFWEB_MAX_BODY;
+	o->max_response = STAFFWEB_MAX_PAGE;
+	o->timeout_s = 30;
+	o->conn_limit = 256;
+	o->html = true;
+	o->handler = handler;
+	o->cls = cls;
+}
+
+void
 staffweb_ctx_init(struct staffweb_ctx *x, const struct staffweb_site *site,
                   const struct staffweb_req *req, struct staffweb_resp *resp, int64_t now_ms)
 {
@@ -112,6 +129,36 @@ static const char *
 lname(const struct staffweb_ctx *x)
 {
 	return x->site->log_name ? x->site->log_name : "console";
+}
+
+const struct tl_embedded_file *
+staffweb_embedded(const struct tl_embedded_file *files, size_t nfiles, const char *name)
+{
+	for (size_t i = 0; i < nfiles; i++)
+		if (files[i].name && strcmp(files[i].name, name) == 0)
+			return &files[i];
+	return NULL;
+}
+
+enum tl_err
+staffweb_templates(const struct tl_embedded_file *files, size_t nfiles, const char *const *names, size_t n,
+                   struct html_tmpl **out, const char *log_name)
+{
+	const struct tl_embedded_file *f;
+	char err[256];
+	enum tl_err e;
+
+	for (size_t i = 0; i < n; i++) {
+		if (!(f = staffweb_embedded(files, nfiles, names[i]))) {
+			log_err("%s: template %s is not embedded", log_name, names[i]);
+			return TL_ECONFIG;
+		}
+		if ((e = html_tmpl_compile((const char *)f->data, f->len, &out[i], err, sizeof(err))) != TL_OK) {
+			log_err("%s: template %s: %s", log_name, names[i], err);
+			return e;
+		}
+	}
+	return TL_OK;
 }
 
 /* ---- pages ---- */
@@ -244,6 +291,19 @@ staffweb_static(struct staffweb_ctx *x, const void *data, size_t len, const char
 	x->resp->status = buf_append(&x->resp->body, data, len) == TL_OK ? 200 : 500;
 }
 
+void
+staffweb_stylesheet(struct staffweb_ctx *x)
+{
+	const struct staffweb_site *s = x->site;
+
+	staffweb_static(x, s->css_common, s->css_common_len, "text/css; charset=utf-8");
+	if (x->resp->status == 200 && s->css_own_len > 0 &&
+	    buf_append(&x->resp->body, s->css_own, s->css_own_len) != TL_OK) {
+		buf_reset(&x->resp->body);
+		x->resp->status = 500;
+	}
+}
+
 /* ---- sessions and forms ---- */
 
 bool
@@ -304,6 +364,17 @@ staffweb_form(struct staffweb_ctx *x, bool csrf)
 		return false;
 	}
 	return true;
+}
+
+bool
+staffweb_post_form(struct staffweb_ctx *x)
+{
+	if (strcmp(x->req->method, "POST") != 0) {
+		snprintf(x->resp->allow, sizeof(x->resp->allow), "POST");
+		staffweb_message(x, 405, "请求无效", "请使用页面上的按钮提交操作。");
+		return false;
+	}
+	return staffweb_form(x, true);
 }
 
 const char *

@@ -3,7 +3,8 @@
  * finance console): a transport-independent request and response, the
  * session from the cookie, url-encoded forms with the CSRF check, the login
  * and logout handlers, page assembly (head + parts + foot) with the common
- * variables, Chinese message pages, Beijing time and yuan amounts.
+ * variables, Chinese message pages, the shared stylesheet, templates from
+ * an embedded table, Beijing time and yuan amounts.
  *
  * What stays in each console: its routes, its templates, its roles and
  * scopes, and how it reaches its users database.  The console hands that
@@ -77,6 +78,12 @@ void staffweb_resp_to_http(struct staffweb_resp *r, struct http_response *out);
 /* Fills r from an http_request (query through http_query). */
 void staffweb_req_from_http(const struct http_request *h, struct staffweb_req *r);
 
+/* The common/http options a staff console serves with: the body and page
+ * caps above, the idle timeout and connection limit, html mode (the page
+ * security headers on every response). */
+void staffweb_http_opts(struct http_opts *o, const char *address, uint16_t port, unsigned threads,
+                        http_handler_fn handler, void *cls);
+
 /* Lends the users database for one auth call.  get may block; put must
  * be called exactly once per get. */
 struct staffweb_dbref {
@@ -84,6 +91,27 @@ struct staffweb_dbref {
 	void (*put)(void *cls, struct db *db);
 	void *cls;
 };
+
+/* A file embedded at build time: cmake/embed.cmake's table entry, defined
+ * here under the same guard so that either header may come first. */
+#ifndef TL_EMBEDDED_FILE_DEFINED
+#define TL_EMBEDDED_FILE_DEFINED
+struct tl_embedded_file {
+	const char *name;
+	const unsigned char *data; /* NUL-terminated */
+	size_t len;                /* without the NUL */
+};
+#endif
+
+/* The file called name in an embedded table, or NULL. */
+const struct tl_embedded_file *staffweb_embedded(const struct tl_embedded_file *files, size_t nfiles,
+                                                 const char *name);
+/* Compiles the templates names[0..n) of an embedded table into out[0..n)
+ * (each freed with html_tmpl_free, also after a failure).  TL_ECONFIG when
+ * one is not embedded; the reason is logged with log_name. */
+enum tl_err staffweb_templates(const struct tl_embedded_file *files, size_t nfiles, const char *const *names,
+                               size_t n, struct html_tmpl **out, const char *log_name)
+	__attribute__((warn_unused_result));
 
 /* One console's fixed setup. */
 struct staffweb_site {
@@ -96,6 +124,11 @@ struct staffweb_site {
 	void (*fatal)(void *cls);
 	void *fatal_cls;
 	const char *log_name;      /* prefix of log lines, e.g. "console" */
+	/* The stylesheet staffweb_stylesheet() serves: the rules every console
+	 * shares (web/common/console.css, embedded by each console) and then
+	 * the console's own, which may be empty (NULL, 0). */
+	const void *css_common, *css_own;
+	size_t css_common_len, css_own_len;
 };
 
 struct staffweb_ctx {
@@ -143,8 +176,10 @@ void staffweb_fatal(struct staffweb_ctx *x);
 void staffweb_redirect(struct staffweb_ctx *x, const char *to);
 /* 405 with Allow and a message. */
 void staffweb_method_not_allowed(struct staffweb_ctx *x, const char *allow);
-/* A static asset (CSS) with its content type. */
+/* A static asset with its content type. */
 void staffweb_static(struct staffweb_ctx *x, const void *data, size_t len, const char *content_type);
+/* The site's stylesheet (css_common then css_own) as text/css. */
+void staffweb_stylesheet(struct staffweb_ctx *x);
 
 /* ---- sessions and forms ---- */
 
@@ -155,6 +190,9 @@ bool staffweb_session(struct staffweb_ctx *x);
  * the session's CSRF token first of all.  false: the response is set
  * (413, 415, 400, or 403 "安全校验失败"). */
 bool staffweb_form(struct staffweb_ctx *x, bool csrf);
+/* An action: POST only (else 405 with Allow: POST), then the form with
+ * its CSRF check.  false: the response is set. */
+bool staffweb_post_form(struct staffweb_ctx *x);
 /* The form field, or "" when absent. */
 const char *staffweb_field(const struct staffweb_ctx *x, const char *name);
 

@@ -6,21 +6,17 @@
 #include "auth.h"
 #include "district.h"
 #include "html.h"
-#include "http.h"
 #include "ids.h"
 #include "log.h"
 #include "redact.h"
-#include "secret.h"
 #include "timefmt.h"
 #include "wire.h"
 #include "web_district.h"
+#include "web_district_common.h"
 
 #include <pthread.h>
 #include <sodium.h>
 #include <time.h>
-
-#define VARS_MAX (8u * 1024 * 1024)
-#define MAX_DBS 16
 
 enum tmpl_id { T_HEAD, T_FOOT, T_LOGIN, T_QUEUE, T_ROWS, T_CASE, T_TRANSFERS, T_BOARD, T_ERROR, T_COUNT };
 static const char *const tmpl_files[T_COUNT] = {
@@ -31,14 +27,10 @@ static const char *const tmpl_files[T_COUNT] = {
 struct console {
 	struct console_opts o;
 	unsigned char key[DB_KEY_LEN];
-	struct db *dbs[MAX_DBS];
-	bool busy[MAX_DBS];
-	size_t ndb;
+	struct db *users;      /* lent to common/staffweb under mu */
 	pthread_mutex_t mu;
-	pthread_cond_t cv;
 	struct html_tmpl *t[T_COUNT];
-	const unsigned char *css;
-	size_t css_len;
+	struct staffweb_site site;
 };
 
 /* ---- labels (zh-CN) ---- */
@@ -111,26 +103,6 @@ district_label(const char *code)
 	return d ? d->name : code;
 }
 
-/* Beijing time (UTC+8, no daylight saving). */
-static void
-fmt_time(int64_t ms, char out[64])
-{
-	time_t t;
-	struct tm tm;
-
-	if (ms <= 0) {
-		snprintf(out, 64, "—");
-		return;
-	}
-	t = (time_t)(ms / 1000) + 8 * 3600;
-	if (!gmtime_r(&t, &tm)) {
-		snprintf(out, 64, "—");
-		return;
-	}
-	snprintf(out, 64, "%04d-%02d-%02d %02d:%02d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-	         tm.tm_min);
-}
-
 static int64_t
 now_ms(const struct console *c)
 {
@@ -139,54 +111,43 @@ now_ms(const struct console *c)
 
 /* ---- open / close ---- */
 
+/* common/staffweb borrows the users connection for one auth call. */
 static struct db *
-pool_get(struct console *c)
+users_get(void *cls)
 {
-	struct db *db = NULL;
+	struct console *c = cls;
 
 	pthread_mutex_lock(&c->mu);
-	for (;;) {
-		for (size_t i = 0; i < c->ndb; i++)
-			if (!c->busy[i]) {
-				c->busy[i] = true;
-				db = c->dbs[i];
-				break;
-			}
-		if (db)
-			break;
-		pthread_cond_wait(&c->cv, &c->mu);
-	}
-	pthread_mutex_unlock(&c->mu);
-	return db;
+	return c->users;
 }
 
 static void
-pool_put(struct console *c, struct db *db)
+users_put(void *cls, struct db *db)
 {
-	pthread_mutex_lock(&c->mu);
-	for (size_t i = 0; i < c->ndb; i++)
-		if (c->dbs[i] == db)
-			c->busy[i] = false;
-	pthread_cond_signal(&c->cv);
+	struct console *c = cls;
+
+	(void)db;
 	pthread_mutex_unlock(&c->mu);
 }
 
-static const struct tl_embedded_file *
-embedded(const char *name)
+/* db.h: after a fatal database error the process must exit (the node's
+ * main loop watches these flags). */
+static void
+on_fatal(void *cls)
 {
-	for (size_t i = 0; i < web_district_files_count; i++)
-		if (web_district_files[i].name && strcmp(web_district_files[i].name, name) == 0)
-			return &web_district_files[i];
-	return NULL;
+	struct console *c = cls;
+
+	if (c->o.fatal)
+		*c->o.fatal = 1;
+	if (c->o.stop)
+		*c->o.stop = 1;
 }
 
 enum tl_err
 console_open(const struct console_opts *o, struct console **out)
 {
 	struct console *c;
-	const struct tl_embedded_file *f;
-	char err[256];
-	enum tl_err e = TL_OK;
+	enum tl_err e;
 
 	*out = NULL;
 	if (!o->db_path || !o->db_key || !o->cases)
@@ -197,32 +158,27 @@ console_open(const struct console_opts *o, struct console **out)
 	memcpy(c->key, o->db_key, DB_KEY_LEN);
 	c->o.db_key = NULL;
 	pthread_mutex_init(&c->mu, NULL);
-	pthread_cond_init(&c->cv, NULL);
-	/* One connection, used by one request at a time (db.h: one struct db
+	/* One connection, lent to one thread at a time (db.h: one struct db
 	 * per thread, and a file opened at most once per process). */
-	c->ndb = 1;
-	for (size_t i = 0; i < c->ndb; i++)
-		if ((e = db_open(o->db_path, c->key, DB_CREATE, &c->dbs[i])) != TL_OK)
-			goto fail;
-	if ((e = auth_migrate(c->dbs[0])) != TL_OK)
+	if ((e = db_open(o->db_path, c->key, DB_CREATE, &c->users)) != TL_OK ||
+	    (e = auth_migrate(c->users)) != TL_OK ||
+	    (e = staffweb_templates(web_district_files, web_district_files_count, tmpl_files, T_COUNT, c->t,
+	                            "console")) != TL_OK)
 		goto fail;
-	for (int i = 0; i < T_COUNT; i++) {
-		if (!(f = embedded(tmpl_files[i]))) {
-			log_err("console: template %s is not embedded", tmpl_files[i]);
-			e = TL_ECONFIG;
-			goto fail;
-		}
-		if ((e = html_tmpl_compile((const char *)f->data, f->len, &c->t[i], err, sizeof(err))) != TL_OK) {
-			log_err("console: template %s: %s", tmpl_files[i], err);
-			goto fail;
-		}
-	}
-	if (!(f = embedded("console.css"))) {
-		e = TL_ECONFIG;
-		goto fail;
-	}
-	c->css = f->data;
-	c->css_len = f->len;
+	c->site.head = c->t[T_HEAD];
+	c->site.foot = c->t[T_FOOT];
+	c->site.error = c->t[T_ERROR];
+	c->site.login = c->t[T_LOGIN];
+	c->site.db.get = users_get;
+	c->site.db.put = users_put;
+	c->site.db.cls = c;
+	c->site.cookie_secure = o->cookie_secure;
+	c->site.home = "/";
+	c->site.fatal = on_fatal;
+	c->site.fatal_cls = c;
+	c->site.log_name = "console";
+	c->site.css_common = web_district_common_console_css;
+	c->site.css_common_len = web_district_common_console_css_len;
 	*out = c;
 	return TL_OK;
 fail:
@@ -237,339 +193,61 @@ console_close(struct console *c)
 		return;
 	for (int i = 0; i < T_COUNT; i++)
 		html_tmpl_free(c->t[i]);
-	for (size_t i = 0; i < c->ndb; i++)
-		db_close(c->dbs[i]);
+	db_close(c->users);
 	sodium_memzero(c->key, sizeof(c->key));
 	pthread_mutex_destroy(&c->mu);
-	pthread_cond_destroy(&c->cv);
 	free(c);
-}
-
-void
-console_resp_init(struct console_resp *r)
-{
-	memset(r, 0, sizeof(*r));
-	r->status = 500;
-	buf_init_secret(&r->body, CONSOLE_MAX_PAGE);
-	buf_init_secret(&r->set_cookie, 512);
-}
-
-void
-console_resp_free(struct console_resp *r)
-{
-	buf_free(&r->body);
-	buf_free(&r->set_cookie);
 }
 
 /* ---- request context ---- */
 
 struct ctx {
 	struct console *c;
-	const struct console_req *req;
-	struct console_resp *resp;
-	struct db *db;
-	bool have_session;
-	struct auth_session s;
-	struct case_actor actor;
-	struct http_form form;
-	char token[HTTP_COOKIE_MAX + 1];
+	struct staffweb_ctx w;
+	struct case_actor actor;   /* after need_session() */
 };
 
+/* head + the templates ids + foot, all with v. */
 static void
-redirect(struct ctx *x, const char *to)
+render(struct ctx *x, unsigned status, const enum tmpl_id *ids, size_t n, const struct html_vars *v)
 {
-	buf_reset(&x->resp->body);
-	x->resp->status = 303;
-	snprintf(x->resp->location, sizeof(x->resp->location), "%s", to);
-}
+	struct staffweb_part parts[4];
 
-/* One piece of a page: a template and the variables it renders with. */
-struct part {
-	enum tmpl_id t;
-	const struct html_vars *v;
-};
-
-/* Renders head (with the first part's vars), the parts, and the foot into
- * the response.  Any failure becomes a plain 500 page, never a partial
- * page. */
-static void
-render_parts(struct ctx *x, unsigned status, const struct part *parts, size_t n)
-{
-	struct buf *b = &x->resp->body;
-	enum tl_err e;
-
-	buf_reset(b);
-	if ((e = html_render(x->c->t[T_HEAD], parts[0].v, b)) != TL_OK)
-		goto fail;
-	for (size_t i = 0; i < n; i++)
-		if ((e = html_render(x->c->t[parts[i].t], parts[i].v, b)) != TL_OK)
-			goto fail;
-	if ((e = html_render(x->c->t[T_FOOT], parts[0].v, b)) != TL_OK)
-		goto fail;
-	x->resp->status = status;
-	return;
-fail:
-	log_err("console: rendering failed (%s)", tl_strerror(e));
-	buf_reset(b);
-	x->resp->status = 500;
-	snprintf(x->resp->content_type, sizeof(x->resp->content_type), "text/plain; charset=utf-8");
-	if (buf_append_str(b, "页面生成失败，请稍后重试。\n") != TL_OK)
-		buf_reset(b);
-}
-
-/* head + ids + foot, all with v. */
-static void
-render(struct ctx *x, unsigned status, const enum tmpl_id *ids, size_t n, struct html_vars *v)
-{
-	struct part parts[4];
-
-	for (size_t i = 0; i < n && i < TL_ARRAY_LEN(parts); i++) {
-		parts[i].t = ids[i];
+	n = n < TL_ARRAY_LEN(parts) ? n : TL_ARRAY_LEN(parts);
+	for (size_t i = 0; i < n; i++) {
+		parts[i].t = x->c->t[ids[i]];
 		parts[i].v = v;
 	}
-	render_parts(x, status, parts, n < TL_ARRAY_LEN(parts) ? n : TL_ARRAY_LEN(parts));
-}
-
-/* Common variables: title, user, csrf, error. */
-static enum tl_err
-base_vars(struct ctx *x, const char *title, const char *error, struct html_vars **out)
-{
-	struct html_vars *v = NULL;
-	enum tl_err e;
-
-	*out = NULL;
-	if ((e = html_vars_new(VARS_MAX, &v)) != TL_OK)
-		return e;
-	if ((e = html_vars_set(v, "title", title)) != TL_OK ||
-	    (e = html_vars_set(v, "error", error ? error : "")) != TL_OK ||
-	    (e = html_vars_set(v, "notice", "")) != TL_OK)
-		goto fail;
-	if (x->have_session) {
-		const char *scope = x->s.user.scope;
-		if ((e = html_vars_set(v, "user", x->s.user.name)) != TL_OK ||
-		    (e = html_vars_set(v, "role_label", auth_role_label_zh(x->s.user.role))) != TL_OK ||
-		    (e = html_vars_set(v, "scope_name", strcmp(scope, "all") == 0 ? "全市" : district_label(scope))) !=
-		        TL_OK ||
-		    (e = html_vars_set(v, "csrf", x->s.csrf)) != TL_OK)
-			goto fail;
-	} else if ((e = html_vars_set(v, "user", "")) != TL_OK || (e = html_vars_set(v, "csrf", "")) != TL_OK) {
-		goto fail;
-	}
-	*out = v;
-	return TL_OK;
-fail:
-	html_vars_free(v);
-	return e;
-}
-
-static void
-page_message(struct ctx *x, unsigned status, const char *title, const char *message)
-{
-	struct html_vars *v = NULL;
-	static const enum tmpl_id ids[] = { T_ERROR };
-
-	if (base_vars(x, title, NULL, &v) != TL_OK || html_vars_set(v, "message", message) != TL_OK) {
-		html_vars_free(v);
-		x->resp->status = 500;
-		return;
-	}
-	render(x, status, ids, 1, v);
-	html_vars_free(v);
-}
-
-static void
-internal(struct ctx *x)
-{
-	page_message(x, 500, "系统错误", "系统内部错误，操作可能未完成。请刷新页面确认后再试。");
-}
-
-/* A fatal database error: the process must exit (db.h). */
-static void
-die_fatal(struct ctx *x)
-{
-	log_err("console: fatal database error; stopping");
-	if (x->c->o.fatal)
-		*x->c->o.fatal = 1;
-	if (x->c->o.stop)
-		*x->c->o.stop = 1;
-	page_message(x, 503, "服务暂停", "数据库发生严重错误，本服务正在重启，操作未完成。请稍后再试。");
-	x->resp->retry_after_s = 30;
+	staffweb_render(&x->w, status, parts, n);
 }
 
 /* ---- sessions ---- */
 
-static bool
-is_get(const char *m)
-{
-	return strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0;
-}
-
-/* Loads the session from the cookie.  false: the response is set (a
- * redirect to /login, or 503). */
+/* Loads the session and the case actor it stands for.  false: the
+ * response is set (a redirect to /login, 403 or 503). */
 static bool
 need_session(struct ctx *x)
 {
-	enum tl_err e;
+	const struct auth_user *u;
 
-	e = http_cookie_parse(x->req->cookie, HTTP_SESSION_COOKIE, x->token, sizeof(x->token));
-	if (e == TL_OK)
-		e = auth_session_check(x->db, x->token, now_ms(x->c), &x->s);
-	if (e == TL_EUNAVAIL) {
-		page_message(x, 503, "系统繁忙", "系统繁忙，请稍后再试。");
-		x->resp->retry_after_s = 2;
+	if (!staffweb_session(&x->w))
 		return false;
-	}
-	if (e == TL_EIO) {
-		die_fatal(x);
-		return false;
-	}
-	if (e != TL_OK) {
-		redirect(x, "/login");
-		if (x->req->cookie && http_cookie_session_clear(&x->resp->set_cookie, x->c->o.cookie_secure) != TL_OK)
-			buf_reset(&x->resp->set_cookie);
-		return false;
-	}
-	x->have_session = true;
-	x->actor.user = x->s.user.name;
-	switch (x->s.user.role) {
+	u = &x->w.s.user;
+	x->actor.user = u->name;
+	switch (u->role) {
 	case AUTH_ROLE_RESPONDER: x->actor.role = CASE_RESPONDER; break;
 	case AUTH_ROLE_SUPERVISOR: x->actor.role = CASE_SUPERVISOR; break;
 	case AUTH_ROLE_CITY_OFFICE: x->actor.role = CASE_CITY_OFFICE; break;
 	default:
-		page_message(x, 403, "无权访问", "您的账户不是区级处置人员，不能使用本处置台。");
+		staffweb_message(&x->w, 403, "无权访问", "您的账户不是区级处置人员，不能使用本处置台。");
 		return false;
 	}
-	x->actor.district = strcmp(x->s.user.scope, "all") == 0 ? DISTRICT_CITY : x->s.user.scope;
+	x->actor.district = strcmp(u->scope, "all") == 0 ? DISTRICT_CITY : u->scope;
 	if (!case_serves(x->c->o.cases, x->actor.district)) {
-		page_message(x, 403, "辖区不符", "本节点不负责您账户所属的辖区，请使用本辖区的处置台地址。");
+		staffweb_message(&x->w, 403, "辖区不符", "本节点不负责您账户所属的辖区，请使用本辖区的处置台地址。");
 		return false;
 	}
 	return true;
-}
-
-/* Parses the form and checks the CSRF token.  false: response set. */
-static bool
-need_form(struct ctx *x, bool csrf)
-{
-	static const char *const multi[] = { NULL };
-	enum tl_err e;
-
-	if (x->req->body_too_big) {
-		page_message(x, 413, "内容过长", "提交的内容过长，操作未执行。");
-		return false;
-	}
-	if (!http_form_content_type_ok(x->req->content_type)) {
-		page_message(x, 415, "请求无效", "请求格式无效，操作未执行。请在页面上使用表单提交。");
-		return false;
-	}
-	e = http_form_parse(x->req->body, x->req->body_len, CONSOLE_MAX_BODY, 32, multi, &x->form);
-	if (e != TL_OK) {
-		page_message(x, 400, "请求无效", "表单内容无效（重复字段、编码错误或字段过多），操作未执行。");
-		return false;
-	}
-	if (csrf && auth_csrf_check(&x->s, http_form_get(&x->form, "csrf")) != TL_OK) {
-		page_message(x, 403, "请求已失效",
-		             "安全校验失败（表单令牌缺失或不正确），操作未执行。请返回页面刷新后重试。");
-		return false;
-	}
-	return true;
-}
-
-/* ---- /login, /logout ---- */
-
-static void
-login_page(struct ctx *x, unsigned status, const char *error, const char *name)
-{
-	struct html_vars *v = NULL;
-	static const enum tmpl_id ids[] = { T_LOGIN };
-
-	if (base_vars(x, "登录", error, &v) != TL_OK || html_vars_set(v, "name", name ? name : "") != TL_OK) {
-		html_vars_free(v);
-		internal(x);
-		return;
-	}
-	render(x, status, ids, 1, v);
-	html_vars_free(v);
-}
-
-static void
-do_login(struct ctx *x)
-{
-	char token[AUTH_TOKEN_HEX + 1], csrf[AUTH_TOKEN_HEX + 1];
-	const char *name, *pw;
-	enum tl_err e;
-
-	if (is_get(x->req->method)) {
-		login_page(x, 200, NULL, NULL);
-		return;
-	}
-	if (strcmp(x->req->method, "POST") != 0) {
-		snprintf(x->resp->allow, sizeof(x->resp->allow), "GET, POST");
-		page_message(x, 405, "请求无效", "不支持该请求方法。");
-		return;
-	}
-	if (!need_form(x, false))
-		return;
-	name = http_form_get(&x->form, "name");
-	pw = http_form_get(&x->form, "password");
-	if (!name || !pw || !name[0] || !pw[0]) {
-		login_page(x, 400, "请输入用户名和密码。", name);
-		return;
-	}
-	e = auth_login(x->db, name, pw, now_ms(x->c), token, csrf);
-	auth_secret_wipe(csrf, sizeof(csrf));
-	switch (e) {
-	case TL_OK:
-		break;
-	case TL_EDENIED:
-		log_info("console: login refused");
-		login_page(x, 401, "用户名或密码错误，或账户已被暂时锁定。", name);
-		goto out;
-	case TL_EUNAVAIL:
-		login_page(x, 503, "系统繁忙，请稍后再试。", name);
-		x->resp->retry_after_s = 3;
-		goto out;
-	case TL_EIO:
-		die_fatal(x);
-		goto out;
-	default:
-		internal(x);
-		goto out;
-	}
-	if (http_cookie_session(&x->resp->set_cookie, token, x->c->o.cookie_secure) != TL_OK) {
-		internal(x);
-		goto out;
-	}
-	log_info("console: login user=%s", name);
-	redirect(x, "/");
-out:
-	auth_secret_wipe(token, sizeof(token));
-}
-
-static void
-do_logout(struct ctx *x)
-{
-	enum tl_err e;
-
-	if (strcmp(x->req->method, "POST") != 0) {
-		snprintf(x->resp->allow, sizeof(x->resp->allow), "POST");
-		page_message(x, 405, "请求无效", "请使用页面上的“退出登录”按钮。");
-		return;
-	}
-	if (!need_session(x) || !need_form(x, true))
-		return;
-	if ((e = auth_logout(x->db, x->token, now_ms(x->c))) != TL_OK) {
-		if (e == TL_EIO)
-			die_fatal(x);
-		else
-			internal(x);
-		return;
-	}
-	log_info("console: logout user=%s", x->s.user.name);
-	buf_reset(&x->resp->set_cookie);
-	if (http_cookie_session_clear(&x->resp->set_cookie, x->c->o.cookie_secure) != TL_OK)
-		buf_reset(&x->resp->set_cookie);
-	redirect(x, "/login");
 }
 
 /* ---- lists ---- */
@@ -601,8 +279,8 @@ add_rows(struct html_vars *v, const struct case_summary *l, size_t n)
 		struct html_vars *r;
 		char rec[64], due[64], duetxt[96];
 
-		fmt_time(l[i].received_ms, rec);
-		fmt_time(l[i].due_ms, due);
+		staffweb_fmt_time(l[i].received_ms, rec);
+		staffweb_fmt_time(l[i].due_ms, due);
 		if (l[i].due_ms > 0)
 			snprintf(duetxt, sizeof(duetxt), "%s（%s）", due, LABEL(steps, l[i].due_step));
 		else
@@ -720,11 +398,11 @@ static void
 list_failed(struct ctx *x, enum tl_err e)
 {
 	if (e == TL_EIO)
-		die_fatal(x);
+		staffweb_fatal(&x->w);
 	else if (e == TL_EDENIED)
-		page_message(x, 403, "无权访问", "您的角色无权查看该列表。");
+		staffweb_message(&x->w, 403, "无权访问", "您的角色无权查看该列表。");
 	else
-		internal(x);
+		staffweb_internal(&x->w);
 }
 
 static void
@@ -738,11 +416,12 @@ page_queue(struct ctx *x)
 	size_t ncur = 0, which = 0;
 	enum tl_err e;
 	bool city = x->actor.role == CASE_CITY_OFFICE;
+	const char *tab = staffweb_query(x->w.req, "tab");
 
 	for (size_t i = 0; i < TL_ARRAY_LEN(tabs); i++)
-		if (x->req->query_tab && strcmp(x->req->query_tab, tabs[i].key) == 0)
+		if (tab && strcmp(tab, tabs[i].key) == 0)
 			which = i;
-	if ((e = base_vars(x, "线索队列", NULL, &v)) != TL_OK)
+	if ((e = staffweb_base_vars(&x->w, "线索队列", NULL, NULL, &v)) != TL_OK)
 		goto fail;
 	if ((e = html_vars_set(v, "district_name", district_label(x->actor.district))) != TL_OK ||
 	    (e = html_vars_list(v, "tabs")) != TL_OK)
@@ -774,13 +453,16 @@ page_queue(struct ctx *x)
 		/* The city office sees the deadline board under its queue. */
 		struct html_vars *bv = NULL;
 
-		if ((e = html_vars_new(VARS_MAX, &bv)) != TL_OK || (e = board_vars(x, bv, x->req->query_sort)) != TL_OK) {
+		if ((e = html_vars_new(STAFFWEB_VARS_MAX, &bv)) != TL_OK ||
+		    (e = board_vars(x, bv, staffweb_query(x->w.req, "sort"))) != TL_OK) {
 			html_vars_free(bv);
 			goto fail;
 		}
 		{
-			const struct part parts[] = { { T_QUEUE, v }, { T_ROWS, v }, { T_BOARD, bv }, { T_ROWS, bv } };
-			render_parts(x, 200, parts, TL_ARRAY_LEN(parts));
+			const struct staffweb_part parts[] = {
+				{ x->c->t[T_QUEUE], v }, { x->c->t[T_ROWS], v }, { x->c->t[T_BOARD], bv }, { x->c->t[T_ROWS], bv },
+			};
+			staffweb_render(&x->w, 200, parts, TL_ARRAY_LEN(parts));
 		}
 		html_vars_free(bv);
 	} else {
@@ -802,7 +484,8 @@ page_board(struct ctx *x)
 	struct html_vars *v = NULL;
 	enum tl_err e;
 
-	if ((e = base_vars(x, "期限看板", NULL, &v)) != TL_OK || (e = board_vars(x, v, x->req->query_sort)) != TL_OK) {
+	if ((e = staffweb_base_vars(&x->w, "期限看板", NULL, NULL, &v)) != TL_OK ||
+	    (e = board_vars(x, v, staffweb_query(x->w.req, "sort"))) != TL_OK) {
 		list_failed(x, e);
 		goto out;
 	}
@@ -820,7 +503,7 @@ page_transfers(struct ctx *x, unsigned status, const char *error)
 	size_t n = 0;
 	enum tl_err e;
 
-	if ((e = base_vars(x, "移交收件箱", error, &v)) != TL_OK ||
+	if ((e = staffweb_base_vars(&x->w, "移交收件箱", error, NULL, &v)) != TL_OK ||
 	    (e = case_list(x->c->o.cases, &x->actor, CASE_Q_INCOMING, &l, &n)) != TL_OK ||
 	    (e = html_vars_set(v, "district_name", district_label(x->actor.district))) != TL_OK ||
 	    (e = html_vars_list(v, "offer")) != TL_OK) {
@@ -831,14 +514,14 @@ page_transfers(struct ctx *x, unsigned status, const char *error)
 		struct html_vars *r;
 		char rec[64], due[64];
 
-		fmt_time(l[i].received_ms, rec);
-		fmt_time(l[i].due_ms, due);
+		staffweb_fmt_time(l[i].received_ms, rec);
+		staffweb_fmt_time(l[i].due_ms, due);
 		if ((e = html_vars_add_row(v, "offer", &r)) != TL_OK || (e = html_vars_set(r, "lead_id", l[i].lead_id)) != TL_OK ||
 		    (e = html_vars_set(r, "from", district_label(l[i].district))) != TL_OK ||
 		    (e = html_vars_setf(r, "transfer_n", "%d", l[i].transfers)) != TL_OK ||
 		    (e = html_vars_set(r, "received", rec)) != TL_OK || (e = html_vars_set(r, "due", due)) != TL_OK ||
 		    (e = html_vars_set_bool(r, "overdue", l[i].overdue)) != TL_OK) {
-			internal(x);
+			staffweb_internal(&x->w);
 			goto out;
 		}
 	}
@@ -886,13 +569,13 @@ case_vars(struct ctx *x, const struct case_view *cv, struct html_vars *v)
 	struct tm tm;
 	enum tl_err e;
 
-	fmt_time(s->lease_until_ms, t1);
-	fmt_time(s->due_ms, t2);
+	staffweb_fmt_time(s->lease_until_ms, t1);
+	staffweb_fmt_time(s->due_ms, t2);
 	if (s->due_ms > 0)
 		snprintf(txt, sizeof(txt), "%s（%s）", t2, LABEL(steps, s->due_step));
 	else
 		snprintf(txt, sizeof(txt), "—");
-	now = (time_t)(now_ms(x->c) / 1000) + 8 * 3600;
+	now = (time_t)(x->w.now_ms / 1000) + 8 * 3600;
 	if (gmtime_r(&now, &tm))
 		snprintf(today, sizeof(today), "%04d-%02d-%02d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
 	else
@@ -913,7 +596,7 @@ case_vars(struct ctx *x, const struct case_view *cv, struct html_vars *v)
 	    (e = html_vars_set(v, "xfer_to", cv->xfer_to[0] ? district_label(cv->xfer_to) : "")) != TL_OK ||
 	    (e = html_vars_set(v, "today", today)) != TL_OK)
 		return e;
-	fmt_time(cv->xfer_deadline_ms, t1);
+	staffweb_fmt_time(cv->xfer_deadline_ms, t1);
 	if ((e = html_vars_set(v, "xfer_deadline", t1)) != TL_OK ||
 	    (e = html_vars_set(v, "verdict", !cv->verdict[0] ? ""
 	                                     : strcmp(cv->verdict, "substantiated") == 0 ? "查证属实"
@@ -962,7 +645,7 @@ case_vars(struct ctx *x, const struct case_view *cv, struct html_vars *v)
 
 		if (!ok || redaction_text(rp->redactions, red, sizeof(red)) != TL_OK)
 			snprintf(red, sizeof(red), "脱敏统计不可用");
-		fmt_time(rp->received_ms, rec);
+		staffweb_fmt_time(rp->received_ms, rec);
 		e = html_vars_add_row(v, "report", &r);
 		if (e == TL_OK && (e = html_vars_setn(r, "report_short", rp->report_id, 8)) == TL_OK &&
 		    (e = html_vars_set(r, "channel", LABEL(channels, rp->channel))) == TL_OK &&
@@ -986,7 +669,7 @@ case_vars(struct ctx *x, const struct case_view *cv, struct html_vars *v)
 		struct html_vars *r;
 		char ck[64];
 
-		fmt_time(f->checked_ms, ck);
+		staffweb_fmt_time(f->checked_ms, ck);
 		if ((e = html_vars_add_row(v, "finding", &r)) != TL_OK ||
 		    (e = html_vars_set(r, "agency", LABEL(agencies, f->agency))) != TL_OK ||
 		    (e = html_vars_set(r, "check", LABEL(checks, f->check))) != TL_OK ||
@@ -1005,7 +688,7 @@ case_vars(struct ctx *x, const struct case_view *cv, struct html_vars *v)
 		struct html_vars *r;
 		char at[64];
 
-		fmt_time(h->at_ms, at);
+		staffweb_fmt_time(h->at_ms, at);
 		if ((e = html_vars_add_row(v, "history", &r)) != TL_OK ||
 		    (e = html_vars_setf(r, "seq", "%llu", (unsigned long long)h->seq)) != TL_OK ||
 		    (e = html_vars_set(r, "at", at)) != TL_OK ||
@@ -1016,23 +699,12 @@ case_vars(struct ctx *x, const struct case_view *cv, struct html_vars *v)
 	return TL_OK;
 }
 
-static bool
-lead_id_ok(const char *s, size_t len)
-{
-	if (len != ID_HEX_LEN)
-		return false;
-	for (size_t i = 0; i < len; i++)
-		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
-			return false;
-	return true;
-}
-
 static void
 not_found(struct ctx *x)
 {
 	/* The same answer for "no such case" and "not your district", so
 	 * that a responder cannot probe other districts' lead ids. */
-	page_message(x, 404, "未找到", "线索不存在，或不属于您的辖区。");
+	staffweb_message(&x->w, 404, "未找到", "线索不存在，或不属于您的辖区。");
 }
 
 /* Renders the case page with status and an optional error message. */
@@ -1054,8 +726,8 @@ page_case(struct ctx *x, const char *lead_id, unsigned status, const char *error
 		list_failed(x, e);
 		return;
 	}
-	if ((e = base_vars(x, "线索详情", error, &v)) != TL_OK || (e = case_vars(x, &cv, v)) != TL_OK) {
-		internal(x);
+	if ((e = staffweb_base_vars(&x->w, "线索详情", error, NULL, &v)) != TL_OK || (e = case_vars(x, &cv, v)) != TL_OK) {
+		staffweb_internal(&x->w);
 		goto out;
 	}
 	render(x, status, ids, 1, v);
@@ -1088,10 +760,9 @@ action_error(enum tl_err e)
 }
 
 static const char *
-field(struct ctx *x, const char *name)
+field(const struct ctx *x, const char *name)
 {
-	const char *v = http_form_get(&x->form, name);
-	return v ? v : "";
+	return staffweb_field(&x->w, name);
 }
 
 /* Non-negative integer field; empty is 0. */
@@ -1116,38 +787,14 @@ int_field(struct ctx *x, const char *name, int64_t max, int64_t *out)
 	return true;
 }
 
-/* Yuan with at most two decimals -> fen. */
+/* Yuan (common/staffweb's syntax) -> fen; empty is 0. */
 static bool
 yuan_field(struct ctx *x, const char *name, int64_t *fen)
 {
 	const char *s = field(x, name);
-	int64_t y = 0, f = 0;
-	int dec = -1;
 
 	*fen = 0;
-	if (!*s)
-		return true;
-	for (; *s; s++) {
-		if (*s == '.' && dec < 0) {
-			dec = 0;
-			continue;
-		}
-		if (*s < '0' || *s > '9')
-			return false;
-		if (dec >= 0) {
-			if (++dec > 2)
-				return false;
-			f = f * 10 + (*s - '0');
-		} else {
-			if (y > 100000000000LL)
-				return false;
-			y = y * 10 + (*s - '0');
-		}
-	}
-	if (dec == 1)
-		f *= 10;
-	*fen = y * 100 + f;
-	return true;
+	return !*s || staffweb_parse_yuan(s, WIRE_MAX_FEN, fen) == TL_OK;
 }
 
 /* YYYY-MM-DD (Beijing date) -> noon Beijing time in ms; empty: now. */
@@ -1160,7 +807,7 @@ date_field(struct ctx *x, const char *name, int64_t *ms)
 	time_t t;
 
 	if (!*s) {
-		*ms = now_ms(x->c);
+		*ms = x->w.now_ms;
 		return true;
 	}
 	if (strlen(s) != 10 || sscanf(s, "%4d-%2d-%2d", &y, &m, &d) != 3 || y < 2000 || y > 2100 || m < 1 ||
@@ -1175,7 +822,7 @@ date_field(struct ctx *x, const char *name, int64_t *ms)
 	if (t == (time_t)-1)
 		return false;
 	*ms = ((int64_t)t - 8 * 3600) * 1000;
-	return *ms <= now_ms(x->c) + 86400000LL;
+	return *ms <= x->w.now_ms + 86400000LL;
 }
 
 static void
@@ -1187,12 +834,7 @@ do_action(struct ctx *x, const char *lead_id, const char *action)
 	bool xfer_answer = strcmp(action, "accept") == 0 || strcmp(action, "refuse") == 0;
 	enum tl_err e;
 
-	if (strcmp(x->req->method, "POST") != 0) {
-		snprintf(x->resp->allow, sizeof(x->resp->allow), "POST");
-		page_message(x, 405, "请求无效", "请使用页面上的按钮提交操作。");
-		return;
-	}
-	if (!need_form(x, true))
+	if (!staffweb_post_form(&x->w))
 		return;
 	if (strcmp(action, "claim") == 0) {
 		e = case_claim(cn, &x->actor, lead_id);
@@ -1242,7 +884,8 @@ do_action(struct ctx *x, const char *lead_id, const char *action)
 		}
 		e = case_record_finding(cn, &x->actor, lead_id, &f);
 	} else if (strcmp(action, "transfer") == 0) {
-		const char *to = field(x, "to"), *rc = field(x, "reason_code"), *reason = field(x, "reason");
+		const char *to = field(x, "to"), *rc = field(x, "reason_code");
+		const char *reason = field(x, "reason");
 		if (!district_valid(to) || !wire_xfer_reason_valid(rc)) {
 			bad = "请选择移交的辖区和原因。";
 			goto invalid;
@@ -1259,7 +902,7 @@ do_action(struct ctx *x, const char *lead_id, const char *action)
 		e = case_refuse_transfer(cn, &x->actor, lead_id, reason);
 	} else if (strcmp(action, "merge") == 0) {
 		const char *other = field(x, "other");
-		if (!lead_id_ok(other, strlen(other)) || strcmp(other, lead_id) == 0) {
+		if (!staffweb_id_ok(other, strlen(other)) || strcmp(other, lead_id) == 0) {
 			bad = "请填写另一条线索的 32 位编号。";
 			goto invalid;
 		}
@@ -1300,12 +943,12 @@ do_action(struct ctx *x, const char *lead_id, const char *action)
 			snprintf(loc, sizeof(loc), "/transfers");
 		else
 			snprintf(loc, sizeof(loc), "/case/%s", survivor[0] ? survivor : lead_id);
-		redirect(x, loc);
+		staffweb_redirect(&x->w, loc);
 		return;
 	}
 	log_info("console: user=%s lead=%s action=%s refused (%s)", x->actor.user, lead_id, action, tl_strerror(e));
 	if (e == TL_EIO) {
-		die_fatal(x);
+		staffweb_fatal(&x->w);
 		return;
 	}
 	if (!xfer_answer && (e == TL_ENOTFOUND || e == TL_EDENIED)) {
@@ -1324,14 +967,14 @@ do_action(struct ctx *x, const char *lead_id, const char *action)
 		struct err_text et = action_error(e);
 		page_transfers(x, et.status, et.msg);
 		if (et.status == 503)
-			x->resp->retry_after_s = 5;
+			x->w.resp->retry_after_s = 5;
 		return;
 	}
 	{
 		struct err_text et = action_error(e);
 		page_case(x, lead_id, et.status, et.msg);
 		if (et.status == 503)
-			x->resp->retry_after_s = 5;
+			x->w.resp->retry_after_s = 5;
 	}
 	return;
 invalid:
@@ -1344,51 +987,44 @@ invalid:
 /* ---- routing ---- */
 
 void
-console_handle(struct console *c, const struct console_req *req, struct console_resp *resp)
+console_handle(struct console *c, const struct staffweb_req *req, struct staffweb_resp *resp)
 {
 	struct ctx x;
 	const char *p = req->path ? req->path : "";
+	bool get = staffweb_is_get(req->method);
 
 	memset(&x, 0, sizeof(x));
 	x.c = c;
-	x.req = req;
-	x.resp = resp;
-	if (strcmp(p, "/static/console.css") == 0 && is_get(req->method)) {
-		snprintf(resp->content_type, sizeof(resp->content_type), "text/css; charset=utf-8");
-		buf_reset(&resp->body);
-		resp->status = buf_append(&resp->body, c->css, c->css_len) == TL_OK ? 200 : 500;
-		return;
-	}
-	if (strcmp(p, "/favicon.ico") == 0 && is_get(req->method)) {
+	staffweb_ctx_init(&x.w, &c->site, req, resp, now_ms(c));
+	if (strcmp(p, "/static/console.css") == 0 && get) {
+		staffweb_stylesheet(&x.w);
+	} else if (strcmp(p, "/favicon.ico") == 0 && get) {
 		/* No icon; 204 keeps browsers from logging a 404. */
 		buf_reset(&resp->body);
 		resp->status = 204;
-		return;
-	}
-	x.db = pool_get(c);
-	if (strcmp(p, "/login") == 0) {
-		do_login(&x);
+	} else if (strcmp(p, "/login") == 0) {
+		staffweb_login(&x.w);
 	} else if (strcmp(p, "/logout") == 0) {
-		do_logout(&x);
+		staffweb_logout(&x.w);
 	} else if (!need_session(&x)) {
 		/* response set */
-	} else if (strcmp(p, "/") == 0 && is_get(req->method)) {
+	} else if (strcmp(p, "/") == 0 && get) {
 		page_queue(&x);
-	} else if (strcmp(p, "/transfers") == 0 && is_get(req->method)) {
+	} else if (strcmp(p, "/transfers") == 0 && get) {
 		page_transfers(&x, 200, NULL);
-	} else if (strcmp(p, "/board") == 0 && is_get(req->method)) {
+	} else if (strcmp(p, "/board") == 0 && get) {
 		page_board(&x);
 	} else if (strncmp(p, "/case/", 6) == 0) {
 		const char *id = p + 6, *slash = strchr(id, '/');
 		size_t idlen = slash ? (size_t)(slash - id) : strlen(id);
 		char lead[ID_HEX_LEN + 1];
 
-		if (!lead_id_ok(id, idlen)) {
+		if (!staffweb_id_ok(id, idlen)) {
 			not_found(&x);
 		} else {
 			memcpy(lead, id, ID_HEX_LEN);
 			lead[ID_HEX_LEN] = '\0';
-			if (!slash && is_get(req->method))
+			if (!slash && get)
 				page_case(&x, lead, 200, NULL);
 			else if (slash && slash[1] && !strchr(slash + 1, '/'))
 				do_action(&x, lead, slash + 1);
@@ -1396,10 +1032,7 @@ console_handle(struct console *c, const struct console_req *req, struct console_
 				not_found(&x);
 		}
 	} else {
-		page_message(&x, 404, "未找到", "页面不存在。");
+		staffweb_message(&x.w, 404, "未找到", "页面不存在。");
 	}
-	pool_put(c, x.db);
-	http_form_free(&x.form);
-	auth_session_wipe(&x.s);
-	sodium_memzero(x.token, sizeof(x.token));
+	staffweb_ctx_done(&x.w);
 }

@@ -6,11 +6,14 @@
  *
  * Layers:
  *   console_handle()   request in, response out; no sockets (unit tests
- *                      call it directly).  Logins and sessions go through
- *                      common/auth, every case read and action through
- *                      districts/case.h (which enforces roles and
- *                      district scope), every lead value through
- *                      common/html escaping.
+ *                      call it directly).  What every staff console shares
+ *                      (sessions, forms and CSRF, login and logout, page
+ *                      assembly, message pages, times and amounts) is
+ *                      common/staffweb; this console adds its routes, its
+ *                      roles and district scope, and its pages.  Every
+ *                      case read and action goes through districts/case.h
+ *                      (which enforces roles and district scope), every
+ *                      lead value through common/html escaping.
  *   console_listen()   the libmicrohttpd listener around it
  *                      (console_http.c).
  *
@@ -18,8 +21,8 @@
  * threads.  Users and sessions live in the console's own SQLCipher file
  * (users_database, same key as the case database): db.h allows a file to
  * be opened once per process, and the case database's one connection
- * belongs to the case node.  That one users connection serves one request
- * at a time (a mutex); case calls go through the case node's own lock.
+ * belongs to the case node.  That one users connection serves one auth
+ * call at a time (a mutex); case calls go through the case node's own lock.
  *
  * Never logged: tip text, form contents, passwords, tokens, client
  * addresses.  Logged: user name, lead id, action, outcome.
@@ -31,13 +34,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include "buf.h"
 #include "case.h"
 #include "db.h"
 #include "err.h"
-
-#define CONSOLE_MAX_BODY (64 * 1024)
-#define CONSOLE_MAX_PAGE (4 * 1024 * 1024)
+#include "staffweb.h"
 
 struct console_opts {
 	const char *db_path;             /* the console's users database ([console] users_database) */
@@ -46,7 +46,7 @@ struct console_opts {
 	bool cookie_secure;              /* add "Secure" to the session cookie */
 	int64_t session_idle_ms;
 	int64_t session_lifetime_ms;
-	unsigned threads;                /* listener threads = auth connections */
+	unsigned threads;                /* listener threads */
 	volatile sig_atomic_t *fatal;    /* set to 1 on a fatal database error */
 	volatile sig_atomic_t *stop;     /* also set to 1 then (stops the node) */
 	int64_t (*now_ms)(void);         /* NULL: wall clock (tests inject) */
@@ -54,38 +54,14 @@ struct console_opts {
 
 struct console;
 
-/* Opens the auth connections, migrates the auth schema, compiles the
+/* Opens the users connection, migrates the auth schema, compiles the
  * embedded templates.  auth_init() must have run. */
 enum tl_err console_open(const struct console_opts *o, struct console **out)
 	__attribute__((warn_unused_result));
 void console_close(struct console *c);
 
-/* One request, transport-independent. */
-struct console_req {
-	const char *method;
-	const char *path;          /* without the query string */
-	const char *query_sort;    /* ?sort= (the board), NULL if absent */
-	const char *query_tab;     /* ?tab= (the queue), NULL if absent */
-	const char *cookie;        /* Cookie header, NULL if absent */
-	const char *content_type;  /* Content-Type header, NULL if absent */
-	const char *body;          /* NUL-terminated */
-	size_t body_len;
-	bool body_too_big;
-};
-
-struct console_resp {
-	unsigned status;
-	struct buf body;           /* secret buf, CONSOLE_MAX_PAGE */
-	char content_type[64];     /* text/html; charset=utf-8 unless set */
-	char location[256];        /* non-empty: Location header (303) */
-	struct buf set_cookie;     /* non-empty: Set-Cookie value (secret) */
-	unsigned retry_after_s;
-	char allow[32];
-};
-
-void console_resp_init(struct console_resp *r);
-void console_resp_free(struct console_resp *r);
-void console_handle(struct console *c, const struct console_req *req, struct console_resp *resp);
+/* One request (common/staffweb's transport-independent pair). */
+void console_handle(struct console *c, const struct staffweb_req *req, struct staffweb_resp *resp);
 
 /* ---- listener (console_http.c) ---- */
 

@@ -5,8 +5,9 @@
  * thread pool with epoll, body cap checked against Content-Length and while
  * streaming, wiped request and response bodies, MHD diagnostics logged
  * without their arguments); with html set it puts the page security headers
- * of http_html_headers() on every response.  This file only translates a
- * request into a console_req and a console_resp back.
+ * of http_html_headers() on every response.  This file only hands each
+ * request to console_handle() through common/staffweb's request and
+ * response.
  */
 #include "compat.h"
 #include "console.h"
@@ -21,36 +22,14 @@ static void
 serve(void *cls, const struct http_request *hreq, struct http_response *hresp)
 {
 	struct console_http *h = cls;
-	struct console_req req;
-	struct console_resp resp;
+	struct staffweb_req req;
+	struct staffweb_resp resp;
 
-	memset(&req, 0, sizeof(req));
-	req.method = hreq->method;
-	req.path = hreq->path;
-	req.query_sort = http_query(hreq, "sort");
-	req.query_tab = http_query(hreq, "tab");
-	req.cookie = http_header(hreq, "Cookie");
-	req.content_type = http_header(hreq, "Content-Type");
-	req.body_too_big = hreq->body_too_big;
-	req.body = hreq->body;
-	req.body_len = hreq->body_len;
-	console_resp_init(&resp);
-
+	staffweb_req_from_http(hreq, &req);
+	staffweb_resp_init(&resp);
 	console_handle(h->c, &req, &resp);
-
-	/* Hand the (secret) buffers over rather than copying page and cookie. */
-	buf_free(&hresp->body);
-	hresp->body = resp.body;
-	buf_init_secret(&resp.body, 0);
-	buf_free(&hresp->set_cookie);
-	hresp->set_cookie = resp.set_cookie;
-	buf_init_secret(&resp.set_cookie, 0);
-	hresp->status = resp.status;
-	snprintf(hresp->content_type, sizeof(hresp->content_type), "%s", resp.content_type);
-	snprintf(hresp->location, sizeof(hresp->location), "%s", resp.location);
-	snprintf(hresp->allow, sizeof(hresp->allow), "%s", resp.allow);
-	hresp->retry_after_s = resp.retry_after_s;
-	console_resp_free(&resp);
+	staffweb_resp_to_http(&resp, hresp);
+	staffweb_resp_free(&resp);
 }
 
 enum tl_err
@@ -67,17 +46,7 @@ console_listen(struct console *c, const char *address, uint16_t port, unsigned t
 	if (!(h = calloc(1, sizeof(*h))))
 		return TL_ENOMEM;
 	h->c = c;
-	memset(&o, 0, sizeof(o));
-	o.address = address;
-	o.port = port;
-	o.threads = threads;
-	o.max_body = CONSOLE_MAX_BODY;
-	o.max_response = CONSOLE_MAX_PAGE;
-	o.timeout_s = 30;
-	o.conn_limit = 256;
-	o.html = true;
-	o.handler = serve;
-	o.cls = h;
+	staffweb_http_opts(&o, address, port, threads, serve, h);
 	if ((e = http_server_start(&o, &h->s)) != TL_OK) {
 		free(h);
 		return e;

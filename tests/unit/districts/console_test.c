@@ -264,8 +264,8 @@ answer_free(struct answer *a)
 static struct answer
 call(struct fx *f, const char *method, const char *path, const char *cookie, const char *body)
 {
-	struct console_req rq;
-	struct console_resp rs;
+	struct staffweb_req rq;
+	struct staffweb_resp rs;
 	struct answer a;
 
 	memset(&rq, 0, sizeof(rq));
@@ -276,13 +276,13 @@ call(struct fx *f, const char *method, const char *path, const char *cookie, con
 	rq.content_type = body ? "application/x-www-form-urlencoded" : NULL;
 	rq.body = body ? body : "";
 	rq.body_len = strlen(rq.body);
-	console_resp_init(&rs);
+	staffweb_resp_init(&rs);
 	console_handle(f->con, &rq, &rs);
 	a.status = rs.status;
 	a.body = strdup(buf_str(&rs.body));
 	snprintf(a.location, sizeof(a.location), "%s", rs.location);
 	snprintf(a.cookie, sizeof(a.cookie), "%s", buf_str(&rs.set_cookie));
-	console_resp_free(&rs);
+	staffweb_resp_free(&rs);
 	assert_non_null(a.body);
 	return a;
 }
