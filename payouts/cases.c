@@ -1,5 +1,6 @@
 #include "compat.h"
 #include "cases.h"
+#include "sqlv.h"
 #include "district.h"
 #include "log.h"
 #include "timefmt.h"
@@ -77,58 +78,6 @@ cases_migrate(struct db *db)
 
 /* ---- small SQL helpers ---- */
 
-/* Prepares sql and binds: 't' const char * (NULL binds NULL), 'i'
- * int64_t. */
-static enum tl_err
-vprep(struct db *db, struct db_stmt **st, const char *sql, const char *types, va_list ap)
-{
-	enum tl_err e;
-	int idx = 1;
-
-	*st = NULL;
-	if ((e = db_prepare(db, sql, st)) != TL_OK)
-		return e;
-	for (const char *t = types; *t && e == TL_OK; t++, idx++) {
-		if (*t == 't')
-			e = db_bind_text(*st, idx, va_arg(ap, const char *));
-		else
-			e = db_bind_int64(*st, idx, va_arg(ap, int64_t));
-	}
-	if (e != TL_OK) {
-		db_finalize(*st);
-		*st = NULL;
-	}
-	return e;
-}
-
-static enum tl_err
-prep(struct db *db, struct db_stmt **st, const char *sql, const char *types, ...)
-{
-	va_list ap;
-	enum tl_err e;
-
-	va_start(ap, types);
-	e = vprep(db, st, sql, types, ap);
-	va_end(ap);
-	return e;
-}
-
-static enum tl_err
-run(struct db *db, const char *sql, const char *types, ...)
-{
-	struct db_stmt *st;
-	va_list ap;
-	enum tl_err e;
-
-	va_start(ap, types);
-	e = vprep(db, &st, sql, types, ap);
-	va_end(ap);
-	if (e == TL_OK)
-		e = db_step(st, NULL);
-	db_finalize(st);
-	return e;
-}
-
 /* Copies a text column (NULL -> ""). */
 static void
 col_copy(struct db_stmt *st, int col, char *out, size_t outlen)
@@ -154,8 +103,8 @@ cases_cst_year(int64_t ms)
 static enum tl_err
 ensure_case(struct db *db, const char *case_id, const char *district, int64_t now_ms)
 {
-	return run(db, "INSERT OR IGNORE INTO cases (case_id, district, state, created_ms, updated_ms)"
-	               " VALUES (?1, ?2, 'open', ?3, ?3);", "tti", case_id, district, now_ms);
+	return sqlv_run(db, "INSERT OR IGNORE INTO cases (case_id, district, state, created_ms, updated_ms)"
+	                    " VALUES (?1, ?2, 'open', ?3, ?3);", "tti", case_id, district, now_ms);
 }
 
 /* The case of a lead; a lead only named so far gets a placeholder row
@@ -168,7 +117,7 @@ ensure_lead(struct db *db, const char *lead_id, const char *district, int64_t no
 	bool row;
 	enum tl_err e;
 
-	if ((e = prep(db, &st, "SELECT case_id FROM leads WHERE lead_id = ?1;", "t", lead_id)) != TL_OK)
+	if ((e = sqlv_prep(db, &st, "SELECT case_id FROM leads WHERE lead_id = ?1;", "t", lead_id)) != TL_OK)
 		return e;
 	if ((e = db_step(st, &row)) == TL_OK && row)
 		col_copy(st, 0, case_id, ID_HEX_LEN + 1);
@@ -177,8 +126,8 @@ ensure_lead(struct db *db, const char *lead_id, const char *district, int64_t no
 		return e;
 	if (!row) {
 		snprintf(case_id, ID_HEX_LEN + 1, "%s", lead_id);
-		if ((e = run(db, "INSERT INTO leads (lead_id, district, case_id, created_ms)"
-		                 " VALUES (?1, ?2, ?1, ?3);", "tti", lead_id, district, now_ms)) != TL_OK)
+		if ((e = sqlv_run(db, "INSERT INTO leads (lead_id, district, case_id, created_ms)"
+		                      " VALUES (?1, ?2, ?1, ?3);", "tti", lead_id, district, now_ms)) != TL_OK)
 			return e;
 	}
 	return ensure_case(db, case_id, district, now_ms);
@@ -196,8 +145,8 @@ live_award(struct db *db, const char *case_id, char award_id[ID_HEX_LEN + 1], en
 
 	*found = false;
 	award_id[0] = '\0';
-	if ((e = prep(db, &st, "SELECT award_id, status FROM awards WHERE case_id = ?1"
-	                       " AND status NOT IN ('rejected','void');", "t", case_id)) != TL_OK)
+	if ((e = sqlv_prep(db, &st, "SELECT award_id, status FROM awards WHERE case_id = ?1"
+	                            " AND status NOT IN ('rejected','void');", "t", case_id)) != TL_OK)
 		return e;
 	if ((e = db_step(st, &row)) == TL_OK && row) {
 		const char *sname = db_col_text(st, 1);
@@ -216,10 +165,10 @@ clear_computed(struct db *db, const char *case_id, int64_t now_ms)
 {
 	enum tl_err e;
 
-	if ((e = run(db, "DELETE FROM case_shares WHERE case_id = ?1;", "t", case_id)) != TL_OK)
+	if ((e = sqlv_run(db, "DELETE FROM case_shares WHERE case_id = ?1;", "t", case_id)) != TL_OK)
 		return e;
-	return run(db, "UPDATE cases SET computed_fen = NULL, trace = NULL, updated_ms = ?2 WHERE case_id = ?1;",
-	           "ti", case_id, now_ms);
+	return sqlv_run(db, "UPDATE cases SET computed_fen = NULL, trace = NULL, updated_ms = ?2 WHERE case_id = ?1;",
+	                "ti", case_id, now_ms);
 }
 
 /* Recomputes the award of a substantiated case over the reports known now
@@ -240,8 +189,8 @@ recompute(struct payouts_svc *s, const char *case_id, int64_t now_ms)
 
 	if ((e = live_award(db, case_id, award_id, NULL, &live)) != TL_OK || live)
 		return e;
-	if ((e = prep(db, &st, "SELECT state, production, fines_fen FROM cases WHERE case_id = ?1;", "t",
-	              case_id)) != TL_OK)
+	if ((e = sqlv_prep(db, &st, "SELECT state, production, fines_fen FROM cases WHERE case_id = ?1;", "t",
+	                   case_id)) != TL_OK)
 		return e;
 	if ((e = db_step(st, &row)) == TL_OK && row) {
 		col_copy(st, 0, state, sizeof(state));
@@ -260,9 +209,9 @@ recompute(struct payouts_svc *s, const char *case_id, int64_t now_ms)
 		e = TL_ENOMEM;
 		goto out;
 	}
-	if ((e = prep(db, &st, "SELECT report_id, received_ms FROM leads WHERE case_id = ?1 AND seen = 1"
-	                       " ORDER BY received_ms, report_id LIMIT ?2;", "ti", case_id,
-	              (int64_t)AWARD_MAX_REPORTS + 1)) != TL_OK)
+	if ((e = sqlv_prep(db, &st, "SELECT report_id, received_ms FROM leads WHERE case_id = ?1 AND seen = 1"
+	                            " ORDER BY received_ms, report_id LIMIT ?2;", "ti", case_id,
+	                   (int64_t)AWARD_MAX_REPORTS + 1)) != TL_OK)
 		goto out;
 	while ((e = db_step(st, &row)) == TL_OK && row) {
 		col_copy(st, 0, reps[n].report_id, sizeof(reps[n].report_id));
@@ -295,13 +244,13 @@ recompute(struct payouts_svc *s, const char *case_id, int64_t now_ms)
 	if ((e = clear_computed(db, case_id, now_ms)) != TL_OK)
 		goto out;
 	for (size_t i = 0; i < res->n_shares; i++)
-		if ((e = run(db, "INSERT INTO case_shares (case_id, idx, report_id, fen, kind)"
-		                 " VALUES (?1, ?2, ?3, ?4, ?5);", "titit", case_id, (int64_t)i,
-		             res->shares[i].report_id, res->shares[i].fen,
-		             award_share_kind_name(res->shares[i].kind))) != TL_OK)
+		if ((e = sqlv_run(db, "INSERT INTO case_shares (case_id, idx, report_id, fen, kind)"
+		                      " VALUES (?1, ?2, ?3, ?4, ?5);", "titit", case_id, (int64_t)i,
+		                  res->shares[i].report_id, res->shares[i].fen,
+		                  award_share_kind_name(res->shares[i].kind))) != TL_OK)
 			goto out;
-	e = run(db, "UPDATE cases SET computed_fen = ?2, trace = ?3, updated_ms = ?4 WHERE case_id = ?1;", "titi",
-	        case_id, res->total_fen, trace, now_ms);
+	e = sqlv_run(db, "UPDATE cases SET computed_fen = ?2, trace = ?3, updated_ms = ?4 WHERE case_id = ?1;", "titi",
+	             case_id, res->total_fen, trace, now_ms);
 out:
 	db_finalize(st);
 	free(reps);
@@ -316,6 +265,41 @@ finish(struct db *db, enum tl_err e)
 	if (e == TL_OK && (e = db_commit(db)) == TL_OK)
 		return TL_OK;
 	db_rollback(db);
+	return e;
+}
+
+/* Opens the transaction for a message that sql (?1 = key) finds when it
+ * was applied before.  *dup: it was, and the transaction is closed again;
+ * an error closes it too. */
+static enum tl_err
+begin_once(struct db *db, const char *sql, const char *key, bool *dup)
+{
+	struct db_stmt *st;
+	enum tl_err e;
+
+	*dup = false;
+	if ((e = db_begin(db)) != TL_OK)
+		return e;
+	if ((e = sqlv_prep(db, &st, sql, "t", key)) != TL_OK)
+		return finish(db, e);
+	e = db_step(st, dup);
+	db_finalize(st);
+	if (e != TL_OK)
+		return finish(db, e);
+	if (*dup)
+		db_rollback(db);
+	return TL_OK;
+}
+
+/* Ends the transaction of a message that changed something: committed
+ * (CASES_APPLIED, case_id kept) unless e says otherwise. */
+static enum tl_err
+finish_applied(struct db *db, enum tl_err e, enum cases_outcome *out, char case_id[ID_HEX_LEN + 1])
+{
+	if ((e = finish(db, e)) == TL_OK)
+		*out = CASES_APPLIED;
+	else
+		case_id[0] = '\0';
 	return e;
 }
 
@@ -337,7 +321,7 @@ cases_apply_lead(struct payouts_svc *s, const struct wire_lead *m, int64_t now_m
 		return TL_OK;
 	if ((e = db_begin(db)) != TL_OK)
 		return e;
-	if ((e = prep(db, &st, "SELECT seen, case_id FROM leads WHERE lead_id = ?1;", "t", m->lead_id)) != TL_OK)
+	if ((e = sqlv_prep(db, &st, "SELECT seen, case_id FROM leads WHERE lead_id = ?1;", "t", m->lead_id)) != TL_OK)
 		return finish(db, e);
 	if ((e = db_step(st, &row)) == TL_OK && row) {
 		seen = db_col_int64(st, 0) != 0;
@@ -353,14 +337,14 @@ cases_apply_lead(struct payouts_svc *s, const struct wire_lead *m, int64_t now_m
 		return TL_OK;
 	}
 	if (row) {
-		e = run(db, "UPDATE leads SET report_id = ?2, district = ?3, received_ms = ?4, status_key = ?5,"
-		            " seen = 1 WHERE lead_id = ?1;", "tttit", m->lead_id, m->report_id, m->district,
-		        m->received_ms, m->status_key);
+		e = sqlv_run(db, "UPDATE leads SET report_id = ?2, district = ?3, received_ms = ?4, status_key = ?5,"
+		                 " seen = 1 WHERE lead_id = ?1;", "tttit", m->lead_id, m->report_id, m->district,
+		             m->received_ms, m->status_key);
 	} else {
 		snprintf(case_id, ID_HEX_LEN + 1, "%s", m->lead_id);
-		e = run(db, "INSERT INTO leads (lead_id, report_id, district, received_ms, status_key, case_id,"
-		            " seen, created_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?1, 1, ?6);", "tttiti", m->lead_id,
-		        m->report_id, m->district, m->received_ms, m->status_key, now_ms);
+		e = sqlv_run(db, "INSERT INTO leads (lead_id, report_id, district, received_ms, status_key, case_id,"
+		                 " seen, created_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?1, 1, ?6);", "tttiti", m->lead_id,
+		             m->report_id, m->district, m->received_ms, m->status_key, now_ms);
 	}
 	if (e == TL_ECONFLICT) {
 		/* Another lead already carries this report id: not ours to fix. */
@@ -373,11 +357,7 @@ cases_apply_lead(struct payouts_svc *s, const struct wire_lead *m, int64_t now_m
 		e = ensure_case(db, case_id, m->district, now_ms);
 	if (e == TL_OK)
 		e = recompute(s, case_id, now_ms);
-	if ((e = finish(db, e)) == TL_OK)
-		*out = CASES_APPLIED;
-	else
-		case_id[0] = '\0';
-	return e;
+	return finish_applied(db, e, out, case_id);
 }
 
 /* ---- events ---- */
@@ -391,7 +371,7 @@ apply_merge(struct payouts_svc *s, const struct wire_event *m, const char *survi
 	bool row;
 	enum tl_err e;
 
-	if ((e = prep(db, &st, "SELECT case_id FROM leads WHERE lead_id = ?1;", "t", m->other_lead)) != TL_OK)
+	if ((e = sqlv_prep(db, &st, "SELECT case_id FROM leads WHERE lead_id = ?1;", "t", m->other_lead)) != TL_OK)
 		return e;
 	if ((e = db_step(st, &row)) == TL_OK && row)
 		col_copy(st, 0, other_case, sizeof(other_case));
@@ -400,13 +380,13 @@ apply_merge(struct payouts_svc *s, const struct wire_event *m, const char *survi
 		return e;
 	if (!row)
 		/* The absorbed lead is not here yet: it joins when it arrives. */
-		e = run(db, "INSERT INTO leads (lead_id, district, case_id, created_ms) VALUES (?1, ?2, ?3, ?4);",
-		        "ttti", m->other_lead, m->district, survivor, now_ms);
+		e = sqlv_run(db, "INSERT INTO leads (lead_id, district, case_id, created_ms) VALUES (?1, ?2, ?3, ?4);",
+		             "ttti", m->other_lead, m->district, survivor, now_ms);
 	else if (strcmp(other_case, survivor) != 0) {
-		if ((e = run(db, "UPDATE leads SET case_id = ?2 WHERE case_id = ?1;", "tt", other_case, survivor)) ==
+		if ((e = sqlv_run(db, "UPDATE leads SET case_id = ?2 WHERE case_id = ?1;", "tt", other_case, survivor)) ==
 		    TL_OK &&
-		    (e = run(db, "UPDATE cases SET merged_into = ?2, updated_ms = ?3 WHERE case_id = ?1;", "tti",
-		             other_case, survivor, now_ms)) == TL_OK)
+		    (e = sqlv_run(db, "UPDATE cases SET merged_into = ?2, updated_ms = ?3 WHERE case_id = ?1;", "tti",
+		                  other_case, survivor, now_ms)) == TL_OK)
 			e = clear_computed(db, other_case, now_ms);
 	}
 	if (e == TL_OK)
@@ -426,18 +406,18 @@ apply_verdict(struct payouts_svc *s, const struct wire_event *m, const char *cas
 
 		if (award_tier_from_production(m->production, &tier) != TL_OK || year < 2000 || year > 2999)
 			return TL_EPROTO;
-		e = run(db, "UPDATE cases SET state = 'substantiated', production = ?2, furnaces = ?3,"
-		            " capacity_tpy = ?4, seized_kg = ?5, fines_fen = ?6, agencies = ?7,"
-		            " first_received_ms = ?8, verdict_at_ms = ?9, budget_year = ?10, updated_ms = ?11"
-		            " WHERE case_id = ?1;", "ttiiiiiiiii", case_id, m->production, (int64_t)m->furnaces,
-		        m->capacity_tpy, m->seized_kg, m->fines_fen, (int64_t)m->agencies, m->first_received_ms,
-		        m->at_ms, (int64_t)year, now_ms);
+		e = sqlv_run(db, "UPDATE cases SET state = 'substantiated', production = ?2, furnaces = ?3,"
+		                 " capacity_tpy = ?4, seized_kg = ?5, fines_fen = ?6, agencies = ?7,"
+		                 " first_received_ms = ?8, verdict_at_ms = ?9, budget_year = ?10, updated_ms = ?11"
+		                 " WHERE case_id = ?1;", "ttiiiiiiiii", case_id, m->production, (int64_t)m->furnaces,
+		             m->capacity_tpy, m->seized_kg, m->fines_fen, (int64_t)m->agencies, m->first_received_ms,
+		             m->at_ms, (int64_t)year, now_ms);
 	} else {
-		e = run(db, "UPDATE cases SET state = 'unfounded', production = NULL, furnaces = NULL,"
-		            " capacity_tpy = NULL, seized_kg = NULL, fines_fen = NULL, agencies = ?2,"
-		            " first_received_ms = ?3, verdict_at_ms = ?4, budget_year = NULL, updated_ms = ?5"
-		            " WHERE case_id = ?1;", "tiiii", case_id, (int64_t)m->agencies, m->first_received_ms,
-		        m->at_ms, now_ms);
+		e = sqlv_run(db, "UPDATE cases SET state = 'unfounded', production = NULL, furnaces = NULL,"
+		                 " capacity_tpy = NULL, seized_kg = NULL, fines_fen = NULL, agencies = ?2,"
+		                 " first_received_ms = ?3, verdict_at_ms = ?4, budget_year = NULL, updated_ms = ?5"
+		                 " WHERE case_id = ?1;", "tiiii", case_id, (int64_t)m->agencies, m->first_received_ms,
+		             m->at_ms, now_ms);
 	}
 	return e == TL_OK ? recompute(s, case_id, now_ms) : e;
 }
@@ -447,9 +427,8 @@ cases_apply_event(struct payouts_svc *s, const struct wire_event *m, int64_t now
                   char case_id[ID_HEX_LEN + 1])
 {
 	struct db *db = s->db;
-	struct db_stmt *st;
 	char award_id[ID_HEX_LEN + 1];
-	bool row, live = false;
+	bool dup, live = false;
 	enum tl_err e;
 
 	*out = CASES_REJECTED;
@@ -458,29 +437,22 @@ cases_apply_event(struct payouts_svc *s, const struct wire_event *m, int64_t now
 	    (m->type == WIRE_EV_MERGED && (!id_valid(m->other_lead) || strcmp(m->other_lead, m->lead_id) == 0)) ||
 	    (m->type == WIRE_EV_TRANSFER_ACCEPTED && !district_valid(m->to_district)))
 		return TL_OK;
-	if ((e = db_begin(db)) != TL_OK)
+	if ((e = begin_once(db, "SELECT 1 FROM events_applied WHERE event_id = ?1;", m->event_id, &dup)) != TL_OK)
 		return e;
-	if ((e = prep(db, &st, "SELECT 1 FROM events_applied WHERE event_id = ?1;", "t", m->event_id)) != TL_OK)
-		return finish(db, e);
-	e = db_step(st, &row);
-	db_finalize(st);
-	if (e != TL_OK)
-		return finish(db, e);
-	if (row) {
+	if (dup) {
 		*out = CASES_DUPLICATE;
-		db_rollback(db);
 		return TL_OK;
 	}
 	if ((e = ensure_lead(db, m->lead_id, m->district, now_ms, case_id)) != TL_OK)
 		goto done;
 	switch (m->type) {
 	case WIRE_EV_CLAIMED:
-		e = run(db, "UPDATE cases SET state = 'investigating', updated_ms = ?2"
-		            " WHERE case_id = ?1 AND state = 'open';", "ti", case_id, now_ms);
+		e = sqlv_run(db, "UPDATE cases SET state = 'investigating', updated_ms = ?2"
+		                 " WHERE case_id = ?1 AND state = 'open';", "ti", case_id, now_ms);
 		break;
 	case WIRE_EV_TRANSFER_ACCEPTED:
-		e = run(db, "UPDATE cases SET district = ?2, updated_ms = ?3 WHERE case_id = ?1;", "tti", case_id,
-		        m->to_district, now_ms);
+		e = sqlv_run(db, "UPDATE cases SET district = ?2, updated_ms = ?3 WHERE case_id = ?1;", "tti", case_id,
+		             m->to_district, now_ms);
 		break;
 	case WIRE_EV_MERGED:
 		e = apply_merge(s, m, case_id, now_ms);
@@ -497,17 +469,17 @@ cases_apply_event(struct payouts_svc *s, const struct wire_event *m, int64_t now
 		}
 		if (m->type == WIRE_EV_VERDICT)
 			e = apply_verdict(s, m, case_id, now_ms);
-		else if ((e = run(db, "UPDATE cases SET state = 'investigating', reopens = reopens + 1,"
-		                      " updated_ms = ?2 WHERE case_id = ?1;", "ti", case_id, now_ms)) == TL_OK)
+		else if ((e = sqlv_run(db, "UPDATE cases SET state = 'investigating', reopens = reopens + 1,"
+		                           " updated_ms = ?2 WHERE case_id = ?1;", "ti", case_id, now_ms)) == TL_OK)
 			e = recompute(s, case_id, now_ms);
 		break;
 	default:
 		break; /* nothing payouts keeps */
 	}
 	if (e == TL_OK)
-		e = run(db, "INSERT INTO events_applied (event_id, case_id, type, at_ms, applied_ms)"
-		            " VALUES (?1, ?2, ?3, ?4, ?5);", "tttii", m->event_id, case_id,
-		        wire_event_type_name(m->type), m->at_ms, now_ms);
+		e = sqlv_run(db, "INSERT INTO events_applied (event_id, case_id, type, at_ms, applied_ms)"
+		                 " VALUES (?1, ?2, ?3, ?4, ?5);", "tttii", m->event_id, case_id,
+		             wire_event_type_name(m->type), m->at_ms, now_ms);
 done:
 	if (e == TL_EPROTO) {
 		log_warn("event %s: unusable verdict; rejected", m->event_id);
@@ -515,11 +487,7 @@ done:
 		case_id[0] = '\0';
 		return TL_OK;
 	}
-	if ((e = finish(db, e)) == TL_OK)
-		*out = CASES_APPLIED;
-	else
-		case_id[0] = '\0';
-	return e;
+	return finish_applied(db, e, out, case_id);
 }
 
 /* ---- claims ---- */
@@ -530,7 +498,7 @@ cases_apply_eligibility(struct payouts_svc *s, const struct wire_eligibility *m,
 {
 	struct db *db = s->db;
 	struct db_stmt *st;
-	bool row;
+	bool dup, row;
 	enum tl_err e;
 
 	*out = CASES_REJECTED;
@@ -538,34 +506,23 @@ cases_apply_eligibility(struct payouts_svc *s, const struct wire_eligibility *m,
 	if (!id_valid(m->claim_id) || !id_valid(m->report_id) || (m->eligible && !id_valid(m->payee_ref)) ||
 	    (!m->eligible && !wire_refusal_valid(m->reason)))
 		return TL_OK;
-	if ((e = db_begin(db)) != TL_OK)
+	if ((e = begin_once(db, "SELECT 1 FROM claims WHERE claim_id = ?1;", m->claim_id, &dup)) != TL_OK)
 		return e;
-	if ((e = prep(db, &st, "SELECT 1 FROM claims WHERE claim_id = ?1;", "t", m->claim_id)) != TL_OK)
-		return finish(db, e);
-	e = db_step(st, &row);
-	db_finalize(st);
-	if (e != TL_OK)
-		return finish(db, e);
-	if (row) {
+	if (dup) {
 		*out = CASES_DUPLICATE;
-		db_rollback(db);
 		return TL_OK;
 	}
-	if ((e = run(db, "INSERT INTO claims (claim_id, report_id, payee_ref, eligible, reason, at_ms, received_ms)"
-	                 " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7);", "tttitii", m->claim_id, m->report_id,
-	             m->payee_ref, (int64_t)(m->eligible ? 1 : 0), m->eligible ? "" : m->reason, m->at_ms,
-	             now_ms)) != TL_OK)
+	if ((e = sqlv_run(db, "INSERT INTO claims (claim_id, report_id, payee_ref, eligible, reason, at_ms, received_ms)"
+	                      " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7);", "tttitii", m->claim_id, m->report_id,
+	                  m->payee_ref, (int64_t)(m->eligible ? 1 : 0), m->eligible ? "" : m->reason, m->at_ms,
+	                  now_ms)) != TL_OK)
 		return finish(db, e);
-	if ((e = prep(db, &st, "SELECT case_id FROM leads WHERE report_id = ?1;", "t", m->report_id)) != TL_OK)
+	if ((e = sqlv_prep(db, &st, "SELECT case_id FROM leads WHERE report_id = ?1;", "t", m->report_id)) != TL_OK)
 		return finish(db, e);
 	if ((e = db_step(st, &row)) == TL_OK && row)
 		col_copy(st, 0, case_id, ID_HEX_LEN + 1);
 	db_finalize(st);
-	if ((e = finish(db, e)) == TL_OK)
-		*out = CASES_APPLIED;
-	else
-		case_id[0] = '\0';
-	return e;
+	return finish_applied(db, e, out, case_id);
 }
 
 enum tl_err
@@ -576,9 +533,9 @@ cases_latest_claim(struct db *db, const char *report_id, struct cases_claim_row 
 	enum tl_err e;
 
 	memset(out, 0, sizeof(*out));
-	if ((e = prep(db, &st, "SELECT claim_id, payee_ref, eligible, reason, at_ms FROM claims"
-	                       " WHERE report_id = ?1 ORDER BY at_ms DESC, rowid DESC LIMIT 1;", "t",
-	              report_id)) != TL_OK)
+	if ((e = sqlv_prep(db, &st, "SELECT claim_id, payee_ref, eligible, reason, at_ms FROM claims"
+	                            " WHERE report_id = ?1 ORDER BY at_ms DESC, rowid DESC LIMIT 1;", "t",
+	                   report_id)) != TL_OK)
 		return e;
 	if ((e = db_step(st, &row)) == TL_OK) {
 		if (row) {
@@ -603,8 +560,8 @@ cases_approved_at(struct db *db, const char *award_id, int64_t *out)
 	enum tl_err e;
 
 	*out = 0;
-	if ((e = prep(db, &st, "SELECT max(at) FROM approvals WHERE award_id = ?1 AND decision = 'approve';", "t",
-	              award_id)) != TL_OK)
+	if ((e = sqlv_prep(db, &st, "SELECT max(at) FROM approvals WHERE award_id = ?1 AND decision = 'approve';", "t",
+	                   award_id)) != TL_OK)
 		return e;
 	if ((e = db_step(st, &row)) == TL_OK) {
 		if (row && db_col_text(st, 0))
@@ -628,8 +585,8 @@ payouts_claim_mark_rejected(struct payouts_svc *s, const char *report_id, int64_
 	if ((e = cases_of_report(s, report_id, case_id)) != TL_OK ||
 	    (e = cases_latest_claim(s->db, report_id, &c)) != TL_OK)
 		return e;
-	if ((e = run(s->db, "UPDATE claims SET eligible = 0, reason = 'bank_rejected' WHERE claim_id = ?1;", "t",
-	             c.claim_id)) != TL_OK)
+	if ((e = sqlv_run(s->db, "UPDATE claims SET eligible = 0, reason = 'bank_rejected' WHERE claim_id = ?1;", "t",
+	                  c.claim_id)) != TL_OK)
 		return e;
 	if (payouts_status_sync_case(s, case_id, now_ms) != TL_OK)
 		log_warn("case %s: status sync after a bank rejection failed; the scanner retries", case_id);
@@ -644,8 +601,8 @@ cases_of_report(struct payouts_svc *s, const char *report_id, char case_id[ID_HE
 	enum tl_err e;
 
 	case_id[0] = '\0';
-	if ((e = prep(s->db, &st, "SELECT case_id FROM leads WHERE report_id = ?1 OR lead_id = ?1;", "t",
-	              report_id)) != TL_OK)
+	if ((e = sqlv_prep(s->db, &st, "SELECT case_id FROM leads WHERE report_id = ?1 OR lead_id = ?1;", "t",
+	                   report_id)) != TL_OK)
 		return e;
 	if ((e = db_step(st, &row)) == TL_OK) {
 		if (row)
@@ -752,7 +709,7 @@ load_case_ctx(struct db *db, const char *case_id, struct case_ctx *c)
 	enum tl_err e;
 
 	memset(c, 0, sizeof(*c));
-	if ((e = prep(db, &st, "SELECT state, reopens FROM cases WHERE case_id = ?1;", "t", case_id)) != TL_OK)
+	if ((e = sqlv_prep(db, &st, "SELECT state, reopens FROM cases WHERE case_id = ?1;", "t", case_id)) != TL_OK)
 		return e;
 	if ((e = db_step(st, &row)) == TL_OK && row) {
 		col_copy(st, 0, c->state, sizeof(c->state));
@@ -770,8 +727,8 @@ load_case_ctx(struct db *db, const char *case_id, struct case_ctx *c)
 	c->award_live = true;
 	if ((e = cases_approved_at(db, c->award_id, &c->approved_ms)) != TL_OK)
 		return e;
-	if ((e = prep(db, &st, "SELECT report_id, fen, state FROM shares WHERE award_id = ?1 ORDER BY idx;", "t",
-	              c->award_id)) != TL_OK)
+	if ((e = sqlv_prep(db, &st, "SELECT report_id, fen, state FROM shares WHERE award_id = ?1 ORDER BY idx;", "t",
+	                   c->award_id)) != TL_OK)
 		return e;
 	while ((e = db_step(st, &row)) == TL_OK && row && c->n_shares < AWARD_MAX_REPORTS) {
 		struct share_row *r = &c->shares[c->n_shares++];
@@ -847,10 +804,10 @@ static enum tl_err
 save_last(struct db *db, const char *lead_id, const struct wire_status *w, bool dirty)
 {
 	if (!w)
-		return run(db, "UPDATE leads SET dirty = ?2 WHERE lead_id = ?1;", "ti", lead_id, (int64_t)dirty);
-	return run(db, "UPDATE leads SET last_status = ?2, last_amount_fen = ?3, last_claim_by_ms = ?4,"
-	               " last_reason = ?5, dirty = ?6 WHERE lead_id = ?1;", "ttiiti", lead_id, w->status,
-	           w->amount_fen, w->claim_by_ms, w->reason, (int64_t)dirty);
+		return sqlv_run(db, "UPDATE leads SET dirty = ?2 WHERE lead_id = ?1;", "ti", lead_id, (int64_t)dirty);
+	return sqlv_run(db, "UPDATE leads SET last_status = ?2, last_amount_fen = ?3, last_claim_by_ms = ?4,"
+	                    " last_reason = ?5, dirty = ?6 WHERE lead_id = ?1;", "ttiiti", lead_id, w->status,
+	                w->amount_fen, w->claim_by_ms, w->reason, (int64_t)dirty);
 }
 
 /* Writes one report's status if it changed and does not move backwards.
@@ -935,9 +892,9 @@ payouts_status_sync_case(struct payouts_svc *s, const char *case_id, int64_t now
 		return TL_ENOMEM;
 	if ((e = load_case_ctx(s->db, case_id, c)) != TL_OK)
 		goto out;
-	if ((e = prep(s->db, &st, "SELECT lead_id, report_id, status_key, last_status, last_amount_fen,"
-	                          " last_claim_by_ms, last_reason, dirty FROM leads"
-	                          " WHERE case_id = ?1 AND seen = 1 ORDER BY lead_id;", "t", case_id)) != TL_OK)
+	if ((e = sqlv_prep(s->db, &st, "SELECT lead_id, report_id, status_key, last_status, last_amount_fen,"
+	                               " last_claim_by_ms, last_reason, dirty FROM leads"
+	                               " WHERE case_id = ?1 AND seen = 1 ORDER BY lead_id;", "t", case_id)) != TL_OK)
 		goto out;
 	while ((e = db_step(st, &row)) == TL_OK && row) {
 		struct lead_row *r;
@@ -997,10 +954,10 @@ cases_get(struct payouts_svc *s, const char *case_id, int64_t now_ms, struct cas
 	memset(v, 0, sizeof(*v));
 	if (!id_valid(case_id))
 		return TL_EINVAL;
-	if ((e = prep(db, &st, "SELECT district, state, merged_into, reopens, production, furnaces,"
-	                       " capacity_tpy, seized_kg, fines_fen, agencies, first_received_ms, verdict_at_ms,"
-	                       " budget_year, computed_fen, trace FROM cases WHERE case_id = ?1;", "t",
-	              case_id)) != TL_OK)
+	if ((e = sqlv_prep(db, &st, "SELECT district, state, merged_into, reopens, production, furnaces,"
+	                            " capacity_tpy, seized_kg, fines_fen, agencies, first_received_ms, verdict_at_ms,"
+	                            " budget_year, computed_fen, trace FROM cases WHERE case_id = ?1;", "t",
+	                   case_id)) != TL_OK)
 		return e;
 	if ((e = db_step(st, &row)) == TL_OK && !row)
 		e = TL_ENOTFOUND;
@@ -1028,8 +985,8 @@ cases_get(struct payouts_svc *s, const char *case_id, int64_t now_ms, struct cas
 	st = NULL;
 	if ((e = live_award(db, case_id, v->award_id, NULL, &live)) != TL_OK)
 		goto out;
-	if ((e = prep(db, &st, "SELECT report_id, fen, kind FROM case_shares WHERE case_id = ?1 ORDER BY idx;", "t",
-	              case_id)) != TL_OK)
+	if ((e = sqlv_prep(db, &st, "SELECT report_id, fen, kind FROM case_shares WHERE case_id = ?1 ORDER BY idx;", "t",
+	                   case_id)) != TL_OK)
 		goto out;
 	while ((e = db_step(st, &row)) == TL_OK && row && v->n_shares < AWARD_MAX_REPORTS) {
 		struct award_share *sh = &v->shares[v->n_shares++];
@@ -1050,9 +1007,9 @@ cases_get(struct payouts_svc *s, const char *case_id, int64_t now_ms, struct cas
 	}
 	if ((e = load_case_ctx(db, case_id, c)) != TL_OK)
 		goto out;
-	if ((e = prep(db, &st, "SELECT lead_id, report_id, received_ms, last_status, dirty FROM leads"
-	                       " WHERE case_id = ?1 ORDER BY received_ms, report_id, lead_id;", "t",
-	              case_id)) != TL_OK)
+	if ((e = sqlv_prep(db, &st, "SELECT lead_id, report_id, received_ms, last_status, dirty FROM leads"
+	                            " WHERE case_id = ?1 ORDER BY received_ms, report_id, lead_id;", "t",
+	                   case_id)) != TL_OK)
 		goto out;
 	while ((e = db_step(st, &row)) == TL_OK && row) {
 		struct cases_report *r;
@@ -1099,14 +1056,14 @@ cases_list(struct payouts_svc *s, const char *district, const char *state, size_
 		return TL_OK;
 	if (!(v = calloc(max, sizeof(*v))))
 		return TL_ENOMEM;
-	if ((e = prep(s->db, &st, "SELECT c.case_id, c.district, c.state, c.verdict_at_ms, c.budget_year,"
-	                          " c.computed_fen, (SELECT count(*) FROM leads l WHERE l.case_id = c.case_id"
-	                          " AND l.seen = 1), (SELECT a.award_id FROM awards a WHERE a.case_id = c.case_id"
-	                          " AND a.status NOT IN ('rejected','void'))"
-	                          " FROM cases c WHERE c.merged_into IS NULL AND (?1 IS NULL OR c.district = ?1)"
-	                          " AND (?2 IS NULL OR c.state = ?2)"
-	                          " ORDER BY c.verdict_at_ms IS NULL, c.verdict_at_ms DESC, c.case_id LIMIT ?3;",
-	              "tti", d, state, (int64_t)max)) != TL_OK)
+	if ((e = sqlv_prep(s->db, &st, "SELECT c.case_id, c.district, c.state, c.verdict_at_ms, c.budget_year,"
+	                               " c.computed_fen, (SELECT count(*) FROM leads l WHERE l.case_id = c.case_id"
+	                               " AND l.seen = 1), (SELECT a.award_id FROM awards a WHERE a.case_id = c.case_id"
+	                               " AND a.status NOT IN ('rejected','void'))"
+	                               " FROM cases c WHERE c.merged_into IS NULL AND (?1 IS NULL OR c.district = ?1)"
+	                               " AND (?2 IS NULL OR c.state = ?2)"
+	                               " ORDER BY c.verdict_at_ms IS NULL, c.verdict_at_ms DESC, c.case_id LIMIT ?3;",
+	                   "tti", d, state, (int64_t)max)) != TL_OK)
 		goto out;
 	while ((e = db_step(st, &row)) == TL_OK && row) {
 		struct cases_summary *c = &v[(*n)++];
@@ -1138,8 +1095,8 @@ cases_dirty(struct payouts_svc *s, size_t max, char (*ids)[ID_HEX_LEN + 1], size
 	enum tl_err e;
 
 	*n = 0;
-	if ((e = prep(s->db, &st, "SELECT DISTINCT case_id FROM leads WHERE dirty = 1 LIMIT ?1;", "i",
-	              (int64_t)max)) != TL_OK)
+	if ((e = sqlv_prep(s->db, &st, "SELECT DISTINCT case_id FROM leads WHERE dirty = 1 LIMIT ?1;", "i",
+	                   (int64_t)max)) != TL_OK)
 		return e;
 	while ((e = db_step(st, &row)) == TL_OK && row && *n < max)
 		col_copy(st, 0, ids[(*n)++], ID_HEX_LEN + 1);

@@ -13,8 +13,10 @@
 #include "ledger.h"
 #include "log.h"
 #include "num.h"
+#include "sqlv.h"
 #include "timefmt.h"
 #include "web_payouts.h"
+#include "web_payouts_common.h"
 
 #include <sodium.h>
 
@@ -33,8 +35,6 @@ struct fconsole {
 	struct fconsole_opts o;
 	struct payouts_svc *svc;
 	struct html_tmpl *t[T_COUNT];
-	const unsigned char *css;
-	size_t css_len;
 	struct staffweb_site site;
 };
 
@@ -186,8 +186,10 @@ fconsole_open(const struct fconsole_opts *o, struct fconsole **out)
 		e = TL_ECONFIG;
 		goto fail;
 	}
-	c->css = f->data;
-	c->css_len = f->len;
+	c->site.css_common = web_payouts_common_console_css;
+	c->site.css_common_len = web_payouts_common_console_css_len;
+	c->site.css_own = f->data;
+	c->site.css_own_len = f->len;
 	c->site.head = c->t[T_HEAD];
 	c->site.foot = c->t[T_FOOT];
 	c->site.error = c->t[T_ERROR];
@@ -350,12 +352,26 @@ page_vars(struct ctx *x, const char *title, const char *error, const char *notic
 	return e;
 }
 
+/* The page t with v, or the error page for e; the lock is let go first. */
 static void
-render1(struct ctx *x, unsigned status, enum tmpl_id t, const struct html_vars *v)
+finish_page(struct ctx *x, enum tl_err e, unsigned status, enum tmpl_id t, const struct html_vars *v)
 {
 	struct staffweb_part p = { x->c->t[t], v };
 
-	staffweb_render(&x->w, status, &p, 1);
+	unlock(x);
+	if (e != TL_OK)
+		page_db_error(x, e);
+	else
+		staffweb_render(&x->w, status, &p, 1);
+}
+
+static void
+redirect_to(struct ctx *x, const char *prefix, const char *id)
+{
+	char loc[64];
+
+	snprintf(loc, sizeof(loc), "%s%s", prefix, id);
+	staffweb_redirect(&x->w, loc);
 }
 
 static enum tl_err
@@ -391,6 +407,38 @@ col(struct db_stmt *st, int i)
 {
 	const char *s = db_col_text(st, i);
 	return s ? s : "";
+}
+
+/* Fills the row r of a list from the current result of st. */
+typedef enum tl_err (*row_fn)(struct ctx *x, struct db_stmt *st, struct html_vars *r, void *cls);
+
+/* A row of list in v for each result of sql (parameters as in sqlv.h),
+ * filled by fill; then has, unless NULL, says whether any came. */
+static enum tl_err
+list_rows(struct ctx *x, struct html_vars *v, const char *list, const char *has, row_fn fill, void *cls,
+          const char *sql, const char *types, ...)
+{
+	struct db_stmt *st = NULL;
+	struct html_vars *r;
+	size_t n = 0;
+	bool row;
+	va_list ap;
+	enum tl_err e;
+
+	if ((e = html_vars_list(v, list)) != TL_OK)
+		return e;
+	va_start(ap, types);
+	e = sqlv_vprep(DB(x), &st, sql, types, ap);
+	va_end(ap);
+	while (e == TL_OK && (e = db_step(st, &row)) == TL_OK && row) {
+		if ((e = html_vars_add_row(v, list, &r)) != TL_OK || (e = fill(x, st, r, cls)) != TL_OK)
+			break;
+		n++;
+	}
+	if (e == TL_OK && has)
+		e = html_vars_set_bool(v, has, n > 0);
+	db_finalize(st);
+	return e;
 }
 
 /* ---- the award's rules, as the console explains them ---- */
@@ -474,74 +522,69 @@ out:
 	return e;
 }
 
+/* An award in a list: the query's first columns are award_id, district,
+ * total_fen, proposer and created_at. */
+static enum tl_err
+award_summary(struct db_stmt *st, struct html_vars *r)
+{
+	enum tl_err e;
+
+	if ((e = set_id(r, "award_id", "short_id", col(st, 0))) != TL_OK ||
+	    (e = html_vars_set(r, "district_name", district_label(col(st, 1)))) != TL_OK ||
+	    (e = set_yuan(r, "total", db_col_int64(st, 2))) != TL_OK ||
+	    (e = html_vars_set(r, "proposer", col(st, 3))) != TL_OK)
+		return e;
+	return set_time(r, "at", db_col_int64(st, 4));
+}
+
+static enum tl_err
+approver_row(struct ctx *x, struct db_stmt *st, struct html_vars *r, void *cls)
+{
+	int64_t req = db_col_int64(st, 5), have = db_col_int64(st, 7);
+	enum tl_err e;
+
+	(void)x;
+	(void)cls;
+	if ((e = award_summary(st, r)) != TL_OK)
+		return e;
+	return html_vars_setf(r, "progress", "已批准 %lld / 需 %lld 人%s", (long long)have, (long long)req,
+	                      db_col_int64(st, 6) ? "（含市级）" : "");
+}
+
 static enum tl_err
 home_approver(struct ctx *x, struct html_vars *v)
 {
 	static const char sql[] =
-		"SELECT a.award_id, a.district, a.total_fen, a.required_approvals, a.need_city, a.proposer,"
-		" a.created_at, (SELECT count(*) FROM approvals p WHERE p.award_id = a.award_id"
+		"SELECT a.award_id, a.district, a.total_fen, a.proposer, a.created_at, a.required_approvals,"
+		" a.need_city, (SELECT count(*) FROM approvals p WHERE p.award_id = a.award_id"
 		"  AND p.decision = 'approve')"
 		" FROM awards a WHERE a.status = 'proposed' AND a.proposer <> ?1"
 		" AND NOT EXISTS (SELECT 1 FROM approvals p WHERE p.award_id = a.award_id AND p.approver = ?1)"
 		" AND (?2 IS NULL OR a.district = ?2) ORDER BY a.created_at, a.award_id LIMIT ?3";
-	struct db_stmt *st = NULL;
-	bool row;
-	size_t n = 0;
+
+	return list_rows(x, v, "award", "has_awards", approver_row, NULL, sql, "tti", x->u->name, scope_filter(x),
+	                 (int64_t)LIST_MAX);
+}
+
+static enum tl_err
+auditor_row(struct ctx *x, struct db_stmt *st, struct html_vars *r, void *cls)
+{
 	enum tl_err e;
 
-	if ((e = html_vars_list(v, "award")) != TL_OK || (e = db_prepare(DB(x), sql, &st)) != TL_OK ||
-	    (e = db_bind_text(st, 1, x->u->name)) != TL_OK || (e = db_bind_text(st, 2, scope_filter(x))) != TL_OK ||
-	    (e = db_bind_int64(st, 3, LIST_MAX)) != TL_OK)
-		goto out;
-	while ((e = db_step(st, &row)) == TL_OK && row) {
-		struct html_vars *r;
-		int64_t req = db_col_int64(st, 3), have = db_col_int64(st, 7);
-
-		if ((e = html_vars_add_row(v, "award", &r)) != TL_OK || (e = set_id(r, "award_id", "short_id", col(st, 0))) != TL_OK ||
-		    (e = html_vars_set(r, "district_name", district_label(col(st, 1)))) != TL_OK ||
-		    (e = set_yuan(r, "total", db_col_int64(st, 2))) != TL_OK ||
-		    (e = html_vars_setf(r, "progress", "已批准 %lld / 需 %lld 人%s", (long long)have, (long long)req,
-		                        db_col_int64(st, 4) ? "（含市级）" : "")) != TL_OK ||
-		    (e = html_vars_set(r, "proposer", col(st, 5))) != TL_OK || (e = set_time(r, "at", db_col_int64(st, 6))) != TL_OK)
-			goto out;
-		n++;
-	}
-	if (e == TL_OK)
-		e = html_vars_set_bool(v, "has_awards", n > 0);
-out:
-	db_finalize(st);
-	return e;
+	(void)x;
+	(void)cls;
+	if ((e = award_summary(st, r)) != TL_OK)
+		return e;
+	return html_vars_set(r, "status", LABEL(award_statuses, col(st, 5)));
 }
 
 static enum tl_err
 home_auditor(struct ctx *x, struct html_vars *v)
 {
-	static const char sql[] = "SELECT award_id, district, total_fen, status, proposer, created_at FROM awards"
+	static const char sql[] = "SELECT award_id, district, total_fen, proposer, created_at, status FROM awards"
 	                          " ORDER BY created_at DESC, award_id LIMIT ?1";
-	struct db_stmt *st = NULL;
-	bool row;
-	size_t n = 0;
-	enum tl_err e;
 
-	if ((e = html_vars_list(v, "allaward")) != TL_OK || (e = db_prepare(DB(x), sql, &st)) != TL_OK ||
-	    (e = db_bind_int64(st, 1, LIST_MAX)) != TL_OK)
-		goto out;
-	while ((e = db_step(st, &row)) == TL_OK && row) {
-		struct html_vars *r;
-		if ((e = html_vars_add_row(v, "allaward", &r)) != TL_OK ||
-		    (e = set_id(r, "award_id", "short_id", col(st, 0))) != TL_OK ||
-		    (e = html_vars_set(r, "district_name", district_label(col(st, 1)))) != TL_OK ||
-		    (e = set_yuan(r, "total", db_col_int64(st, 2))) != TL_OK ||
-		    (e = html_vars_set(r, "status", LABEL(award_statuses, col(st, 3)))) != TL_OK ||
-		    (e = html_vars_set(r, "proposer", col(st, 4))) != TL_OK || (e = set_time(r, "at", db_col_int64(st, 5))) != TL_OK)
-			goto out;
-		n++;
-	}
-	if (e == TL_OK)
-		e = html_vars_set_bool(v, "has_all", n > 0);
-out:
-	db_finalize(st);
-	return e;
+	return list_rows(x, v, "allaward", "has_all", auditor_row, NULL, sql, "i", (int64_t)LIST_MAX);
 }
 
 static enum tl_err home_payer(struct ctx *x, struct html_vars *v);
@@ -552,13 +595,12 @@ page_home(struct ctx *x)
 	struct html_vars *v = NULL;
 	enum tl_err e;
 
-	if ((e = page_vars(x, "待我处理", NULL, NULL, &v)) != TL_OK)
-		goto fail;
-	if ((e = html_vars_set_bool(v, "is_proposer", is_role(x, AUTH_ROLE_FINANCE_PROPOSER))) != TL_OK ||
+	if ((e = page_vars(x, "待我处理", NULL, NULL, &v)) != TL_OK ||
+	    (e = html_vars_set_bool(v, "is_proposer", is_role(x, AUTH_ROLE_FINANCE_PROPOSER))) != TL_OK ||
 	    (e = html_vars_set_bool(v, "is_approver", is_role(x, AUTH_ROLE_FINANCE_APPROVER))) != TL_OK ||
 	    (e = html_vars_set_bool(v, "is_payer", is_role(x, AUTH_ROLE_FINANCE_PAYER))) != TL_OK ||
 	    (e = html_vars_set_bool(v, "is_auditor", is_role(x, AUTH_ROLE_AUDITOR))) != TL_OK)
-		goto fail;
+		goto out;
 	lock(x);
 	if (is_role(x, AUTH_ROLE_FINANCE_PROPOSER))
 		e = home_proposer(x, v);
@@ -568,15 +610,9 @@ page_home(struct ctx *x)
 		e = home_payer(x, v);
 	else
 		e = home_auditor(x, v);
-	unlock(x);
-	if (e != TL_OK)
-		goto fail;
-	render1(x, 200, T_HOME, v);
+out:
+	finish_page(x, e, 200, T_HOME, v);
 	html_vars_free(v);
-	return;
-fail:
-	html_vars_free(v);
-	page_db_error(x, e);
 }
 
 /* ---- /case/<id> ---- */
@@ -587,33 +623,27 @@ struct propose_form {
 };
 
 static enum tl_err
+case_award_row(struct ctx *x, struct db_stmt *st, struct html_vars *r, void *cls)
+{
+	enum tl_err e;
+
+	(void)x;
+	(void)cls;
+	if ((e = set_id(r, "award_id", "short_id", col(st, 0))) != TL_OK ||
+	    (e = html_vars_setf(r, "version", "%lld", (long long)db_col_int64(st, 1))) != TL_OK ||
+	    (e = set_yuan(r, "total", db_col_int64(st, 2))) != TL_OK ||
+	    (e = html_vars_set(r, "status", LABEL(award_statuses, col(st, 3)))) != TL_OK)
+		return e;
+	return html_vars_set(r, "proposer", col(st, 4));
+}
+
+static enum tl_err
 case_awards(struct ctx *x, const char *case_id, struct html_vars *v)
 {
 	static const char sql[] = "SELECT award_id, version, total_fen, status, proposer FROM awards"
 	                          " WHERE case_id = ?1 ORDER BY version";
-	struct db_stmt *st = NULL;
-	bool row;
-	size_t n = 0;
-	enum tl_err e;
 
-	if ((e = html_vars_list(v, "award")) != TL_OK || (e = db_prepare(DB(x), sql, &st)) != TL_OK ||
-	    (e = db_bind_text(st, 1, case_id)) != TL_OK)
-		goto out;
-	while ((e = db_step(st, &row)) == TL_OK && row) {
-		struct html_vars *r;
-		if ((e = html_vars_add_row(v, "award", &r)) != TL_OK || (e = set_id(r, "award_id", "short_id", col(st, 0))) != TL_OK ||
-		    (e = html_vars_setf(r, "version", "%lld", (long long)db_col_int64(st, 1))) != TL_OK ||
-		    (e = set_yuan(r, "total", db_col_int64(st, 2))) != TL_OK ||
-		    (e = html_vars_set(r, "status", LABEL(award_statuses, col(st, 3)))) != TL_OK ||
-		    (e = html_vars_set(r, "proposer", col(st, 4))) != TL_OK)
-			goto out;
-		n++;
-	}
-	if (e == TL_OK)
-		e = html_vars_set_bool(v, "has_awards", n > 0);
-out:
-	db_finalize(st);
-	return e;
+	return list_rows(x, v, "award", "has_awards", case_award_row, NULL, sql, "t", case_id);
 }
 
 static enum tl_err
@@ -665,6 +695,30 @@ case_vars(struct ctx *x, const struct cases_view *cv, const struct propose_form 
 	return case_awards(x, cv->case_id, v);
 }
 
+/* The case, read under the lock, which stays held; NULL with the response
+ * set when it is missing, outside the user's scope or unreadable. */
+static struct cases_view *
+lock_case(struct ctx *x, const char *case_id)
+{
+	struct cases_view *cv = calloc(1, sizeof(*cv));
+	enum tl_err e;
+
+	if (!cv) {
+		staffweb_internal(&x->w);
+		return NULL;
+	}
+	lock(x);
+	e = cases_get(x->c->svc, case_id, x->w.now_ms, cv);
+	if (e == TL_OK && covers(x, cv->district))
+		return cv;
+	if (e == TL_OK || e == TL_ENOTFOUND)
+		not_found(x, "案件");
+	else
+		page_db_error(x, e);
+	free(cv);
+	return NULL;
+}
+
 static void
 page_case(struct ctx *x, const char *case_id, unsigned status, const char *error, const struct propose_form *pf)
 {
@@ -672,23 +726,11 @@ page_case(struct ctx *x, const char *case_id, unsigned status, const char *error
 	struct html_vars *v = NULL;
 	enum tl_err e;
 
-	if (!(cv = calloc(1, sizeof(*cv)))) {
-		staffweb_internal(&x->w);
+	if (!(cv = lock_case(x, case_id)))
 		return;
-	}
-	lock(x);
-	e = cases_get(x->c->svc, case_id, x->w.now_ms, cv);
-	if (e == TL_ENOTFOUND || (e == TL_OK && !covers(x, cv->district))) {
-		not_found(x, "案件");
-		goto out;
-	}
-	if (e != TL_OK || (e = page_vars(x, "案件详情", error, NULL, &v)) != TL_OK || (e = case_vars(x, cv, pf, v)) != TL_OK) {
-		page_db_error(x, e);
-		goto out;
-	}
-	unlock(x);
-	render1(x, status, T_CASE, v);
-out:
+	if ((e = page_vars(x, "案件详情", error, NULL, &v)) == TL_OK)
+		e = case_vars(x, cv, pf, v);
+	finish_page(x, e, status, T_CASE, v);
 	html_vars_free(v);
 	free(cv);
 }
@@ -745,6 +787,33 @@ out:
 	return e;
 }
 
+/* What the approvals so far say, counted while they are listed. */
+struct approvals_seen {
+	bool mine, city_approved;
+	int approves;
+};
+
+static enum tl_err
+approval_row(struct ctx *x, struct db_stmt *st, struct html_vars *r, void *cls)
+{
+	struct approvals_seen *a = cls;
+	enum tl_err e;
+
+	if (strcmp(col(st, 0), x->u->name) == 0)
+		a->mine = true;
+	if (strcmp(col(st, 2), "approve") == 0) {
+		a->approves++;
+		if (strcmp(col(st, 1), "city") == 0)
+			a->city_approved = true;
+	}
+	if ((e = html_vars_set(r, "approver", col(st, 0))) != TL_OK ||
+	    (e = html_vars_set(r, "level", LABEL(levels, col(st, 1)))) != TL_OK ||
+	    (e = html_vars_set(r, "decision", LABEL(decisions, col(st, 2)))) != TL_OK ||
+	    (e = html_vars_set(r, "reason", col(st, 3))) != TL_OK)
+		return e;
+	return set_time(r, "at", db_col_int64(st, 4));
+}
+
 /* Approvals into v; *mine gets whether the user has decided. */
 static enum tl_err
 award_approvals(struct ctx *x, const char *award_id, struct html_vars *v, bool *mine, int *approves,
@@ -753,40 +822,13 @@ award_approvals(struct ctx *x, const char *award_id, struct html_vars *v, bool *
 	static const char sql[] = "SELECT a.approver, s.level, a.decision, a.reason, a.at FROM approvals a"
 	                          " LEFT JOIN staff s ON s.staff_id = a.approver WHERE a.award_id = ?1"
 	                          " ORDER BY a.at, a.approver";
-	struct db_stmt *st = NULL;
-	bool row;
-	size_t n = 0;
+	struct approvals_seen a = { false, false, 0 };
 	enum tl_err e;
 
-	*mine = false;
-	*approves = 0;
-	*city_approved = false;
-	if ((e = html_vars_list(v, "approval")) != TL_OK || (e = db_prepare(DB(x), sql, &st)) != TL_OK ||
-	    (e = db_bind_text(st, 1, award_id)) != TL_OK)
-		goto out;
-	while ((e = db_step(st, &row)) == TL_OK && row) {
-		struct html_vars *r;
-		bool approve = strcmp(col(st, 2), "approve") == 0;
-
-		if (strcmp(col(st, 0), x->u->name) == 0)
-			*mine = true;
-		if (approve) {
-			(*approves)++;
-			if (strcmp(col(st, 1), "city") == 0)
-				*city_approved = true;
-		}
-		if ((e = html_vars_add_row(v, "approval", &r)) != TL_OK ||
-		    (e = html_vars_set(r, "approver", col(st, 0))) != TL_OK ||
-		    (e = html_vars_set(r, "level", LABEL(levels, col(st, 1)))) != TL_OK ||
-		    (e = html_vars_set(r, "decision", LABEL(decisions, col(st, 2)))) != TL_OK ||
-		    (e = html_vars_set(r, "reason", col(st, 3))) != TL_OK || (e = set_time(r, "at", db_col_int64(st, 4))) != TL_OK)
-			goto out;
-		n++;
-	}
-	if (e == TL_OK)
-		e = html_vars_set_bool(v, "has_approvals", n > 0);
-out:
-	db_finalize(st);
+	e = list_rows(x, v, "approval", "has_approvals", approval_row, &a, sql, "t", award_id);
+	*mine = a.mine;
+	*approves = a.approves;
+	*city_approved = a.city_approved;
 	return e;
 }
 
@@ -807,6 +849,31 @@ award_times(struct ctx *x, const char *award_id, int64_t *created, int64_t *deci
 	return e;
 }
 
+/* The award, read under the lock, which stays held; NULL with the
+ * response set when it is missing, outside the user's scope or
+ * unreadable. */
+static struct award_record *
+lock_award(struct ctx *x, const char *award_id)
+{
+	struct award_record *ar = calloc(1, sizeof(*ar));
+	enum tl_err e;
+
+	if (!ar) {
+		staffweb_internal(&x->w);
+		return NULL;
+	}
+	lock(x);
+	e = award_load(x->c->svc->core, award_id, ar);
+	if (e == TL_OK && covers(x, ar->a.district))
+		return ar;
+	if (e == TL_OK || e == TL_ENOTFOUND)
+		not_found(x, "奖励");
+	else
+		page_db_error(x, e);
+	free(ar);
+	return NULL;
+}
+
 static void
 page_award(struct ctx *x, const char *award_id, unsigned status, const char *error, const char *decide_reason)
 {
@@ -819,20 +886,12 @@ page_award(struct ctx *x, const char *award_id, unsigned status, const char *err
 	char rule[256], thr[STAFFWEB_YUAN_LEN];
 	enum tl_err e;
 
-	if (!(ar = calloc(1, sizeof(*ar)))) {
-		staffweb_internal(&x->w);
+	if (!(ar = lock_award(x, award_id)))
 		return;
-	}
-	lock(x);
-	e = award_load(x->c->svc->core, award_id, ar);
-	if (e == TL_ENOTFOUND || (e == TL_OK && !covers(x, ar->a.district))) {
-		not_found(x, "奖励");
-		goto out;
-	}
-	if (e != TL_OK || (e = page_vars(x, "奖励详情", error, NULL, &v)) != TL_OK ||
+	if ((e = page_vars(x, "奖励详情", error, NULL, &v)) != TL_OK ||
 	    (e = award_times(x, award_id, &created, &decided)) != TL_OK ||
 	    (e = award_shares(x, ar, v)) != TL_OK || (e = award_approvals(x, award_id, v, &mine, &approves, &city)) != TL_OK)
-		goto fail;
+		goto out;
 	staffweb_fmt_yuan(x->c->svc->core->rules.dual_threshold_fen, thr);
 	if (ar->required_approvals >= 2)
 		snprintf(rule, sizeof(rule), "金额超过 %s 元：需两名不同审批人批准，其中一名须为市级审批人（提议人不能审批）", thr);
@@ -861,15 +920,11 @@ page_award(struct ctx *x, const char *award_id, unsigned status, const char *err
 	    (e = html_vars_set(v, "rule_text", rule)) != TL_OK ||
 	    (e = html_vars_set_bool(v, "can_decide", is_role(x, AUTH_ROLE_FINANCE_APPROVER) && !note[0] &&
 	                                                 ar->status == AWARD_PROPOSED)) != TL_OK ||
-	    (e = html_vars_set(v, "decide_note", note)) != TL_OK ||
-	    (e = html_vars_set(v, "decide_reason", decide_reason ? decide_reason : "")) != TL_OK)
-		goto fail;
-	unlock(x);
-	render1(x, status, T_AWARD, v);
-	goto out;
-fail:
-	page_db_error(x, e);
+	    (e = html_vars_set(v, "decide_note", note)) != TL_OK)
+		goto out;
+	e = html_vars_set(v, "decide_reason", decide_reason ? decide_reason : "");
 out:
+	finish_page(x, e, status, T_AWARD, v);
 	html_vars_free(v);
 	free(ar);
 }
@@ -904,10 +959,10 @@ page_budgets(struct ctx *x)
 	enum tl_err e;
 
 	if ((e = page_vars(x, "奖励预算", NULL, NULL, &v)) != TL_OK || (e = html_vars_list(v, "budget")) != TL_OK)
-		goto fail;
+		goto out;
 	lock(x);
 	if ((e = db_prepare(DB(x), sql, &st)) != TL_OK)
-		goto fail;
+		goto out;
 	while ((e = db_step(st, &row)) == TL_OK && row) {
 		const char *name = col(st, 0);
 		char district[8], year_s[8];
@@ -929,27 +984,22 @@ page_budgets(struct ctx *x)
 		                      " ON a.award_id = t.award_id WHERE t.kind = 'pay' AND a.district = ?1"
 		                      " AND a.budget_year = ?3",
 		                   district, NULL, year, &paid)) != TL_OK)
-			goto fail;
+			goto out;
 		/* What left the budget is either still payable or paid. */
 		if ((e = html_vars_add_row(v, "budget", &r)) != TL_OK || (e = html_vars_set(r, "district", district)) != TL_OK ||
 		    (e = html_vars_set(r, "district_name", district_label(district))) != TL_OK ||
 		    (e = html_vars_set(r, "year", year_s)) != TL_OK || (e = set_yuan(r, "funded", funded)) != TL_OK ||
 		    (e = set_yuan(r, "reserved", funded - remaining - paid)) != TL_OK ||
 		    (e = set_yuan(r, "paid", paid)) != TL_OK || (e = set_yuan(r, "remaining", remaining)) != TL_OK)
-			goto fail;
+			goto out;
 		n++;
 	}
-	if (e != TL_OK || (e = html_vars_set_bool(v, "has_budgets", n > 0)) != TL_OK)
-		goto fail;
+	if (e == TL_OK)
+		e = html_vars_set_bool(v, "has_budgets", n > 0);
+out:
 	db_finalize(st);
-	unlock(x);
-	render1(x, 200, T_BUDGETS, v);
+	finish_page(x, e, 200, T_BUDGETS, v);
 	html_vars_free(v);
-	return;
-fail:
-	db_finalize(st);
-	html_vars_free(v);
-	page_db_error(x, e);
 }
 
 /* ---- /ledger ---- */
@@ -958,6 +1008,21 @@ fail:
  * carry ":<d>:", payable/paid names end in ":<d>". */
 #define ACCOUNT_OF(colname) \
 	"(?1 IS NULL OR " colname " LIKE '%:' || ?1 || ':%' OR " colname " LIKE '%:' || ?1)"
+
+static enum tl_err
+account_row(struct ctx *x, struct db_stmt *st, struct html_vars *r, void *cls)
+{
+	int64_t d = db_col_int64(st, 2), c = db_col_int64(st, 3);
+	enum tl_err e;
+
+	(void)x;
+	(void)cls;
+	if ((e = html_vars_set(r, "name", col(st, 0))) != TL_OK ||
+	    (e = html_vars_set(r, "kind", LABEL(account_kinds, col(st, 1)))) != TL_OK ||
+	    (e = set_yuan(r, "debits", d)) != TL_OK || (e = set_yuan(r, "credits", c)) != TL_OK)
+		return e;
+	return set_yuan(r, "balance", c - d);
+}
 
 static void
 page_ledger(struct ctx *x)
@@ -982,38 +1047,21 @@ page_ledger(struct ctx *x)
 	}
 	if (ps && num_parse_i64(ps, strlen(ps), 1, 1000000, &page) != TL_OK)
 		page = 1;
-	if ((e = page_vars(x, "账本", NULL, NULL, &v)) != TL_OK || (e = html_vars_list(v, "account")) != TL_OK ||
-	    (e = html_vars_list(v, "transfer")) != TL_OK)
-		goto fail;
+	if ((e = page_vars(x, "账本", NULL, NULL, &v)) != TL_OK || (e = html_vars_list(v, "transfer")) != TL_OK)
+		goto out;
 	lock(x);
 	why[0] = '\0';
 	ce = ledger_check(DB(x), why, sizeof(why));
 	if (ce == TL_EIO) {
 		e = ce;
-		goto fail;
+		goto out;
 	}
 	if ((e = html_vars_set_bool(v, "check_ok", ce == TL_OK)) != TL_OK ||
-	    (e = html_vars_set(v, "check_why", ce == TL_ECONFLICT ? why : tl_strerror(ce))) != TL_OK)
-		goto fail;
-	if ((e = db_prepare(DB(x), acc_sql, &st)) != TL_OK || (e = db_bind_text(st, 1, scope_filter(x))) != TL_OK)
-		goto fail;
-	while ((e = db_step(st, &row)) == TL_OK && row) {
-		struct html_vars *r;
-		int64_t d = db_col_int64(st, 2), c = db_col_int64(st, 3);
-		if ((e = html_vars_add_row(v, "account", &r)) != TL_OK || (e = html_vars_set(r, "name", col(st, 0))) != TL_OK ||
-		    (e = html_vars_set(r, "kind", LABEL(account_kinds, col(st, 1)))) != TL_OK ||
-		    (e = set_yuan(r, "debits", d)) != TL_OK || (e = set_yuan(r, "credits", c)) != TL_OK ||
-		    (e = set_yuan(r, "balance", c - d)) != TL_OK)
-			goto fail;
-	}
-	db_finalize(st);
-	st = NULL;
-	if (e != TL_OK)
-		goto fail;
-	if ((e = db_prepare(DB(x), tr_sql, &st)) != TL_OK || (e = db_bind_text(st, 1, scope_filter(x))) != TL_OK ||
-	    (e = db_bind_int64(st, 2, FCONSOLE_LEDGER_PAGE + 1)) != TL_OK ||
-	    (e = db_bind_int64(st, 3, (page - 1) * FCONSOLE_LEDGER_PAGE)) != TL_OK)
-		goto fail;
+	    (e = html_vars_set(v, "check_why", ce == TL_ECONFLICT ? why : tl_strerror(ce))) != TL_OK ||
+	    (e = list_rows(x, v, "account", NULL, account_row, NULL, acc_sql, "t", scope_filter(x))) != TL_OK ||
+	    (e = sqlv_prep(DB(x), &st, tr_sql, "tii", scope_filter(x), (int64_t)FCONSOLE_LEDGER_PAGE + 1,
+	                   (page - 1) * FCONSOLE_LEDGER_PAGE)) != TL_OK)
+		goto out;
 	while ((e = db_step(st, &row)) == TL_OK && row) {
 		struct html_vars *r;
 		const char *aw = col(st, 3);
@@ -1029,26 +1077,18 @@ page_ledger(struct ctx *x)
 		    (e = set_id(r, "award_id", "award_short", aw)) != TL_OK ||
 		    (e = db_col_text(st, 6) ? html_vars_setf(r, "share", "%lld", (long long)db_col_int64(st, 6) + 1)
 		                             : html_vars_set(r, "share", "")) != TL_OK)
-			goto fail;
+			goto out;
 		n++;
 	}
-	db_finalize(st);
-	st = NULL;
-	if (e != TL_OK)
-		goto fail;
-	unlock(x);
-	if ((e = html_vars_set_bool(v, "has_transfers", n > 0)) != TL_OK ||
+	if (e != TL_OK || (e = html_vars_set_bool(v, "has_transfers", n > 0)) != TL_OK ||
 	    (e = html_vars_setf(v, "page", "%lld", (long long)page)) != TL_OK ||
-	    (e = page > 1 ? html_vars_setf(v, "prev", "%lld", (long long)page - 1) : html_vars_set(v, "prev", "")) != TL_OK ||
-	    (e = more ? html_vars_setf(v, "next", "%lld", (long long)page + 1) : html_vars_set(v, "next", "")) != TL_OK)
-		goto fail;
-	render1(x, 200, T_LEDGER, v);
-	html_vars_free(v);
-	return;
-fail:
+	    (e = page > 1 ? html_vars_setf(v, "prev", "%lld", (long long)page - 1) : html_vars_set(v, "prev", "")) != TL_OK)
+		goto out;
+	e = more ? html_vars_setf(v, "next", "%lld", (long long)page + 1) : html_vars_set(v, "next", "");
+out:
 	db_finalize(st);
+	finish_page(x, e, 200, T_LEDGER, v);
 	html_vars_free(v);
-	page_db_error(x, e);
 }
 
 /* ---- actions ---- */
@@ -1097,20 +1137,8 @@ do_propose(struct ctx *x, const char *case_id)
 	}
 	/* Scope before anything about the input: another district's case
 	 * answers like a missing one. */
-	if (!(cv = calloc(1, sizeof(*cv)))) {
-		staffweb_internal(&x->w);
+	if (!(cv = lock_case(x, case_id)))
 		return;
-	}
-	lock(x);
-	e = cases_get(x->c->svc, case_id, x->w.now_ms, cv);
-	if (e == TL_ENOTFOUND || (e == TL_OK && !covers(x, cv->district))) {
-		not_found(x, "案件");
-		goto out;
-	}
-	if (e != TL_OK) {
-		page_db_error(x, e);
-		goto out;
-	}
 	unlock(x);
 	staffweb_fmt_yuan(cap_fen(x), cap);
 	if (!staffweb_id_ok(award_id, strlen(award_id))) {
@@ -1144,8 +1172,7 @@ do_propose(struct ctx *x, const char *case_id)
 	e = payouts_propose(x->c->svc, case_id, award_id, x->u->name, total, pf.reason, x->w.now_ms, why, sizeof(why));
 	if (e == TL_OK) {
 		log_info("finance console: user=%s case=%s award=%s action=propose ok", x->u->name, case_id, award_id);
-		snprintf(msg, sizeof(msg), "/award/%s", award_id);
-		staffweb_redirect(&x->w, msg);
+		redirect_to(x, "/award/", award_id);
 		goto out;
 	}
 	log_info("finance console: user=%s case=%s award=%s action=propose refused (%s)", x->u->name, case_id, award_id,
@@ -1264,7 +1291,7 @@ do_decide(struct ctx *x, const char *award_id)
 	const char *dec, *pw, *reason;
 	enum approval_decision d;
 	enum award_status st = AWARD_PROPOSED;
-	char why[512], msg[768], loc[64];
+	char why[512], msg[768];
 	unsigned status;
 	enum tl_err e;
 
@@ -1277,20 +1304,8 @@ do_decide(struct ctx *x, const char *award_id)
 		forbidden(x, "只有财务审批人员可以审批奖励，操作未执行。");
 		return;
 	}
-	if (!(ar = calloc(1, sizeof(*ar)))) {
-		staffweb_internal(&x->w);
+	if (!(ar = lock_award(x, award_id)))
 		return;
-	}
-	lock(x);
-	e = award_load(x->c->svc->core, award_id, ar);
-	if (e == TL_ENOTFOUND || (e == TL_OK && !covers(x, ar->a.district))) {
-		not_found(x, "奖励");
-		goto out;
-	}
-	if (e != TL_OK) {
-		page_db_error(x, e);
-		goto out;
-	}
 	unlock(x);
 	if (strcmp(dec, "approve") == 0)
 		d = APPROVAL_APPROVE;
@@ -1328,8 +1343,7 @@ do_decide(struct ctx *x, const char *award_id)
 	if (e == TL_OK) {
 		log_info("finance console: user=%s award=%s action=%s ok status=%s", x->u->name, award_id, dec,
 		         award_status_name(st));
-		snprintf(loc, sizeof(loc), "/award/%s", award_id);
-		staffweb_redirect(&x->w, loc);
+		redirect_to(x, "/award/", award_id);
 		goto out;
 	}
 	log_info("finance console: user=%s award=%s action=%s refused (%s)", x->u->name, award_id, dec, tl_strerror(e));
@@ -1388,6 +1402,20 @@ batch_visible(const struct ctx *x, const char *scope)
 {
 	const char *f = scope_filter(x);
 	return !f || strcmp(f, scope) == 0;
+}
+
+/* What every view of a batch shows of it. */
+static enum tl_err
+batch_vars(struct html_vars *v, const struct export_batch *b)
+{
+	enum tl_err e;
+
+	if ((e = set_id(v, "batch_id", "short_id", b->batch_id)) != TL_OK ||
+	    (e = html_vars_set(v, "district_name", district_label(b->scope))) != TL_OK ||
+	    (e = set_time(v, "at", b->exported_ms ? b->exported_ms : b->created_ms)) != TL_OK ||
+	    (e = html_vars_setf(v, "rows", "%lld", (long long)b->row_count)) != TL_OK)
+		return e;
+	return set_yuan(v, "total", b->total_fen);
 }
 
 /* Shares ready for export: approved award, share open, in no live batch
@@ -1472,12 +1500,7 @@ home_payer(struct ctx *x, struct html_vars *v)
 		struct html_vars *r;
 		if (strcmp(b[i].state, "exported") != 0 || !batch_visible(x, b[i].scope))
 			continue;
-		if ((e = html_vars_add_row(v, "batch", &r)) != TL_OK ||
-		    (e = set_id(r, "batch_id", "short_id", b[i].batch_id)) != TL_OK ||
-		    (e = html_vars_set(r, "district_name", district_label(b[i].scope))) != TL_OK ||
-		    (e = set_time(r, "at", b[i].exported_ms ? b[i].exported_ms : b[i].created_ms)) != TL_OK ||
-		    (e = html_vars_setf(r, "rows", "%lld", (long long)b[i].row_count)) != TL_OK ||
-		    (e = set_yuan(r, "total", b[i].total_fen)) != TL_OK)
+		if ((e = html_vars_add_row(v, "batch", &r)) != TL_OK || (e = batch_vars(r, &b[i])) != TL_OK)
 			goto out;
 		shown++;
 	}
@@ -1510,7 +1533,7 @@ page_batches(struct ctx *x, unsigned status, const char *error)
 	if ((e = export_batches_list(x->c->svc, LIST_MAX, &b, &n)) != TL_OK ||
 	    (e = page_vars(x, "付款批次", error, NULL, &v)) != TL_OK || (e = html_vars_list(v, "batch")) != TL_OK ||
 	    (e = html_vars_list(v, "district_opt")) != TL_OK || (e = html_vars_set_bool(v, "can_export", payer)) != TL_OK)
-		goto fail;
+		goto out;
 	if (payer) {
 		struct html_vars *r;
 		const char *f = scope_filter(x);
@@ -1519,38 +1542,29 @@ page_batches(struct ctx *x, unsigned status, const char *error)
 			const struct district *all = district_all(&nall);
 			if ((e = html_vars_add_row(v, "district_opt", &r)) != TL_OK || (e = html_vars_set(r, "v", "all")) != TL_OK ||
 			    (e = html_vars_set(r, "l", "全市（所有辖区）")) != TL_OK)
-				goto fail;
+				goto out;
 			for (size_t i = 0; i < nall; i++)
 				if ((e = html_vars_add_row(v, "district_opt", &r)) != TL_OK ||
 				    (e = html_vars_set(r, "v", all[i].code)) != TL_OK || (e = html_vars_set(r, "l", all[i].name)) != TL_OK)
-					goto fail;
+					goto out;
 		} else if ((e = html_vars_add_row(v, "district_opt", &r)) != TL_OK || (e = html_vars_set(r, "v", f)) != TL_OK ||
 		           (e = html_vars_set(r, "l", district_label(f))) != TL_OK) {
-			goto fail;
+			goto out;
 		}
 	}
 	for (size_t i = 0; i < n; i++) {
 		struct html_vars *r;
 		if (!batch_visible(x, b[i].scope))
 			continue;
-		if ((e = html_vars_add_row(v, "batch", &r)) != TL_OK ||
-		    (e = set_id(r, "batch_id", "short_id", b[i].batch_id)) != TL_OK ||
-		    (e = html_vars_set(r, "district_name", district_label(b[i].scope))) != TL_OK ||
+		if ((e = html_vars_add_row(v, "batch", &r)) != TL_OK || (e = batch_vars(r, &b[i])) != TL_OK ||
 		    (e = html_vars_set(r, "state", LABEL(batch_states, b[i].state))) != TL_OK ||
-		    (e = html_vars_set(r, "payer", b[i].payer)) != TL_OK ||
-		    (e = set_time(r, "at", b[i].exported_ms ? b[i].exported_ms : b[i].created_ms)) != TL_OK ||
-		    (e = html_vars_setf(r, "rows", "%lld", (long long)b[i].row_count)) != TL_OK ||
-		    (e = set_yuan(r, "total", b[i].total_fen)) != TL_OK)
-			goto fail;
+		    (e = html_vars_set(r, "payer", b[i].payer)) != TL_OK)
+			goto out;
 		shown++;
 	}
-	if ((e = html_vars_set_bool(v, "has_batches", shown > 0)) != TL_OK)
-		goto fail;
-	render1(x, status, T_BATCHES, v);
-	goto out;
-fail:
-	page_db_error(x, e);
+	e = html_vars_set_bool(v, "has_batches", shown > 0);
 out:
+	finish_page(x, e, status, T_BATCHES, v);
 	html_vars_free(v);
 	free(b);
 }
@@ -1590,18 +1604,13 @@ page_batch(struct ctx *x, const char *batch_id, unsigned status, const char *err
 	if (!money_role(x) || !load_batch(x, batch_id, &b, &rows, &n))
 		return;
 	exported = strcmp(b.state, "exported") == 0;
-	if ((e = page_vars(x, "付款批次详情", error, NULL, &v)) != TL_OK ||
-	    (e = set_id(v, "batch_id", "short_id", b.batch_id)) != TL_OK ||
-	    (e = html_vars_set(v, "district_name", district_label(b.scope))) != TL_OK ||
+	if ((e = page_vars(x, "付款批次详情", error, NULL, &v)) != TL_OK || (e = batch_vars(v, &b)) != TL_OK ||
 	    (e = html_vars_set(v, "state", LABEL(batch_states, b.state))) != TL_OK ||
 	    (e = html_vars_set(v, "payer", b.payer)) != TL_OK ||
-	    (e = set_time(v, "at", b.exported_ms ? b.exported_ms : b.created_ms)) != TL_OK ||
 	    (e = b.confirmed_ms > 0 ? set_time(v, "confirmed", b.confirmed_ms) : html_vars_set(v, "confirmed", "")) != TL_OK ||
-	    (e = html_vars_setf(v, "rows", "%lld", (long long)b.row_count)) != TL_OK ||
-	    (e = set_yuan(v, "total", b.total_fen)) != TL_OK ||
 	    (e = html_vars_set_bool(v, "can_download", b.file_name[0] && (exported || strcmp(b.state, "confirmed") == 0))) != TL_OK ||
 	    (e = html_vars_set_bool(v, "can_confirm", payer && exported)) != TL_OK || (e = html_vars_list(v, "row")) != TL_OK)
-		goto fail;
+		goto out;
 	for (size_t i = 0; i < n; i++) {
 		struct html_vars *r;
 		if ((e = html_vars_add_row(v, "row", &r)) != TL_OK ||
@@ -1611,13 +1620,10 @@ page_batch(struct ctx *x, const char *batch_id, unsigned status, const char *err
 		    (e = set_yuan(r, "amount", rows[i].amount_fen)) != TL_OK ||
 		    (e = html_vars_set(r, "state", LABEL(row_states, rows[i].state))) != TL_OK ||
 		    (e = html_vars_set_bool(r, "can_return", payer && exported && strcmp(rows[i].state, "exported") == 0)) != TL_OK)
-			goto fail;
+			goto out;
 	}
-	render1(x, status, T_BATCH, v);
-	goto out;
-fail:
-	page_db_error(x, e);
 out:
+	finish_page(x, e, status, T_BATCH, v);
 	html_vars_free(v);
 	free(rows);
 }
@@ -1676,12 +1682,16 @@ get_batch_file(struct ctx *x, const char *batch_id)
 	         "attachment; filename=\"batch-%s.tlpay\"", batch_id);
 }
 
+/* After the action what on a batch: back to the batch, or why not. */
 static void
-batch_error(struct ctx *x, const char *batch_id, enum tl_err e, const char *why, const char *what)
+batch_outcome(struct ctx *x, const char *batch_id, enum tl_err e, const char *why, const char *what)
 {
 	char msg[768];
 
 	switch (e) {
+	case TL_OK:
+		redirect_to(x, "/batch/", batch_id);
+		break;
 	case TL_ENOTFOUND:
 		snprintf(msg, sizeof(msg), "%s未执行：找不到对应的批次或付款记录。（%s）", what, why);
 		page_batch(x, batch_id, 404, msg);
@@ -1731,7 +1741,7 @@ payer_for_batch(struct ctx *x, const char *batch_id)
 static void
 do_confirm(struct ctx *x, const char *batch_id)
 {
-	char why[512], loc[64];
+	char why[512];
 	enum tl_err e;
 
 	if (!need_post(x) || !payer_for_batch(x, batch_id))
@@ -1740,12 +1750,7 @@ do_confirm(struct ctx *x, const char *batch_id)
 	e = payouts_batch_confirm(x->c->svc, x->u->name, batch_id, x->w.now_ms, why, sizeof(why));
 	log_info("finance console: user=%s batch=%s action=confirm %s", x->u->name, batch_id,
 	         e == TL_OK ? "ok" : tl_strerror(e));
-	if (e != TL_OK) {
-		batch_error(x, batch_id, e, why, "确认付款");
-		return;
-	}
-	snprintf(loc, sizeof(loc), "/batch/%s", batch_id);
-	staffweb_redirect(&x->w, loc);
+	batch_outcome(x, batch_id, e, why, "确认付款");
 }
 
 static void
@@ -1753,7 +1758,7 @@ do_return(struct ctx *x, const char *batch_id)
 {
 	const char *award_id, *idx_s;
 	int64_t idx;
-	char why[512], loc[64];
+	char why[512];
 	enum tl_err e;
 
 	if (!need_post(x) || !payer_for_batch(x, batch_id))
@@ -1769,12 +1774,7 @@ do_return(struct ctx *x, const char *batch_id)
 	e = payouts_batch_return_row(x->c->svc, x->u->name, batch_id, award_id, (int)idx, x->w.now_ms, why, sizeof(why));
 	log_info("finance console: user=%s batch=%s award=%s share=%lld action=bank_reject %s", x->u->name, batch_id,
 	         award_id, (long long)idx, e == TL_OK ? "ok" : tl_strerror(e));
-	if (e != TL_OK) {
-		batch_error(x, batch_id, e, why, "登记银行退回");
-		return;
-	}
-	snprintf(loc, sizeof(loc), "/batch/%s", batch_id);
-	staffweb_redirect(&x->w, loc);
+	batch_outcome(x, batch_id, e, why, "登记银行退回");
 }
 
 static void
@@ -1782,7 +1782,7 @@ do_export(struct ctx *x)
 {
 	const char *district;
 	const char *f;
-	char why[512], msg[768], loc[64], batch_id[ID_HEX_LEN + 1];
+	char why[512], msg[768], batch_id[ID_HEX_LEN + 1];
 	size_t rows = 0;
 	enum tl_err e;
 
@@ -1805,8 +1805,7 @@ do_export(struct ctx *x)
 	         e == TL_OK ? "ok" : tl_strerror(e));
 	switch (e) {
 	case TL_OK:
-		snprintf(loc, sizeof(loc), "/batch/%s", batch_id);
-		staffweb_redirect(&x->w, loc);
+		redirect_to(x, "/batch/", batch_id);
 		return;
 	case TL_ENOTFOUND:
 		page_batches(x, 409, "当前没有可导出的付款（须为已批准、举报人已认领且资格审核通过、尚未列入其他批次的份额），未生成批次。");
@@ -1915,7 +1914,7 @@ fconsole_handle(struct fconsole *c, const struct staffweb_req *req, struct staff
 	if (strcmp(p, "/healthz") == 0 && staffweb_is_get(req->method)) {
 		staffweb_static(&x.w, "ok\n", 3, "text/plain; charset=utf-8");
 	} else if (strcmp(p, "/static/console.css") == 0 && staffweb_is_get(req->method)) {
-		staffweb_static(&x.w, c->css, c->css_len, "text/css; charset=utf-8");
+		staffweb_stylesheet(&x.w);
 	} else if (strcmp(p, "/favicon.ico") == 0 && staffweb_is_get(req->method)) {
 		/* No icon; 204 keeps browsers from logging a 404. */
 		buf_reset(&resp->body);

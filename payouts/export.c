@@ -1,5 +1,6 @@
 #include "compat.h"
 #include "export.h"
+#include "sqlv.h"
 #include "approval.h"
 #include "awardsig.h"
 #include "cases.h"
@@ -125,25 +126,33 @@ col_copy(struct db_stmt *st, int col, char *out, size_t outlen)
 	(void)snprintf(out, outlen, "%s", t ? t : "");
 }
 
-/* Runs one statement with text (t) and integer (i) parameters. */
-static enum tl_err
-exec_args(struct db *db, const char *sql, const char *types, ...)
+/* Room for element n of v, an array of *cap elements of size bytes that
+ * doubles from first: v, perhaps moved, or NULL when memory ran out (v
+ * is still valid then). */
+static void *
+grow(void *v, size_t n, size_t *cap, size_t size, size_t first)
 {
-	struct db_stmt *st = NULL;
-	enum tl_err e;
-	va_list ap;
+	size_t ncap;
+	void *nv;
 
-	if ((e = db_prepare(db, sql, &st)) != TL_OK)
-		return e;
-	va_start(ap, types);
-	for (int i = 0; types[i] && e == TL_OK; i++)
-		e = types[i] == 't' ? db_bind_text(st, i + 1, va_arg(ap, const char *))
-		                    : db_bind_int64(st, i + 1, va_arg(ap, int64_t));
-	va_end(ap);
+	if (n < *cap)
+		return v;
+	ncap = *cap ? 2 * *cap : first;
+	if (!(nv = realloc(v, ncap * size)))
+		return NULL;
+	*cap = ncap;
+	return nv;
+}
+
+/* The rows a query collected in v, or, after an error, none (v freed). */
+static void *
+rows_or_free(enum tl_err e, void *v, size_t *n)
+{
 	if (e == TL_OK)
-		e = db_step(st, NULL);
-	db_finalize(st);
-	return e;
+		return v;
+	free(v);
+	*n = 0;
+	return NULL;
 }
 
 /* ---- files ---- */
@@ -284,14 +293,14 @@ set_batch_state(struct db *db, const char *batch_id, const char *from, const cha
 
 	if ((e = db_begin(db)) != TL_OK)
 		return e;
-	if ((e = exec_args(db, "UPDATE batch_rows SET state = ?3 WHERE batch_id = ?1 AND state = ?2;",
-	                   "ttt", batch_id, from, strcmp(to, "abandoned") == 0 ? "abandoned" : "exported")) !=
+	if ((e = sqlv_run(db, "UPDATE batch_rows SET state = ?3 WHERE batch_id = ?1 AND state = ?2;",
+	                  "ttt", batch_id, from, strcmp(to, "abandoned") == 0 ? "abandoned" : "exported")) !=
 	            TL_OK ||
-	    (e = exec_args(db,
-	                   "UPDATE batches SET state = ?2, error = ?3,"
-	                   " exported_ms = CASE WHEN ?2 = 'exported' THEN ?4 ELSE exported_ms END"
-	                   " WHERE batch_id = ?1 AND state = 'preparing';",
-	                   "ttti", batch_id, to, error, now_ms)) != TL_OK) {
+	    (e = sqlv_run(db,
+	                  "UPDATE batches SET state = ?2, error = ?3,"
+	                  " exported_ms = CASE WHEN ?2 = 'exported' THEN ?4 ELSE exported_ms END"
+	                  " WHERE batch_id = ?1 AND state = 'preparing';",
+	                  "ttti", batch_id, to, error, now_ms)) != TL_OK) {
 		db_rollback(db);
 		return e;
 	}
@@ -348,15 +357,13 @@ recover_locked(struct payouts_svc *s, int64_t now_ms, char *why, size_t whylen)
 	    (e = db_prepare(s->db, "SELECT batch_id, file_hash FROM batches WHERE state = 'preparing';",
 	                    &st)) == TL_OK) {
 		while ((e = db_step(st, &row)) == TL_OK && row) {
-			if (n == cap) {
-				struct stuck *nv = realloc(v, (cap = cap ? 2 * cap : 4) * sizeof(*v));
+			struct stuck *nv = grow(v, n, &cap, sizeof(*v), 4);
 
-				if (!nv) {
-					e = TL_ENOMEM;
-					break;
-				}
-				v = nv;
+			if (!nv) {
+				e = TL_ENOMEM;
+				break;
 			}
+			v = nv;
 			col_copy(st, 0, v[n].batch_id, sizeof(v[n].batch_id));
 			col_copy(st, 1, v[n].file_hash, sizeof(v[n].file_hash));
 			n++;
@@ -484,17 +491,13 @@ select_candidates(struct payouts_svc *s, const char *scope, struct batch_work *w
 	    (e = db_bind_text(st, 1, scope)) != TL_OK)
 		goto cleanup;
 	while (w->n < PAYFILE_MAX_ROWS && (e = db_step(st, &row)) == TL_OK && row) {
-		struct cand *c;
+		struct cand *nc = grow(w->c, w->n, &w->cap, sizeof(*nc), 16), *c;
 
-		if (w->n == w->cap) {
-			struct cand *nc = realloc(w->c, (w->cap = w->cap ? 2 * w->cap : 16) * sizeof(*nc));
-
-			if (!nc) {
-				e = TL_ENOMEM;
-				goto cleanup;
-			}
-			w->c = nc;
+		if (!nc) {
+			e = TL_ENOMEM;
+			goto cleanup;
 		}
+		w->c = nc;
 		c = &w->c[w->n];
 		memset(c, 0, sizeof(*c));
 		col_copy(st, 0, c->award_id, sizeof(c->award_id));
@@ -622,10 +625,10 @@ insert_batch(struct payouts_svc *s, const char *batch_id, const char *payer, con
 
 	if ((e = db_begin(s->db)) != TL_OK)
 		return e;
-	if ((e = exec_args(s->db,
-	                   "INSERT INTO batches (batch_id, created_ms, payer, scope, state, row_count,"
-	                   " total_fen) VALUES (?1, ?2, ?3, ?4, 'preparing', ?5, ?6);",
-	                   "tittii", batch_id, now_ms, payer, scope, (int64_t)w->n, total)) != TL_OK)
+	if ((e = sqlv_run(s->db,
+	                  "INSERT INTO batches (batch_id, created_ms, payer, scope, state, row_count,"
+	                  " total_fen) VALUES (?1, ?2, ?3, ?4, 'preparing', ?5, ?6);",
+	                  "tittii", batch_id, now_ms, payer, scope, (int64_t)w->n, total)) != TL_OK)
 		goto cleanup;
 	if ((e = db_prepare(s->db,
 	                    "INSERT INTO batch_rows (batch_id, award_id, share_idx, report_id, district,"
@@ -866,8 +869,8 @@ export_batch_with(struct payouts_svc *s, const struct export_hooks *h, const cha
 	}
 	hash_hex(file.data, file.len, hash);
 	pthread_mutex_lock(&s->lock);
-	e = exec_args(s->db, "UPDATE batches SET file_name = ?2, file_hash = ?3"
-	                     " WHERE batch_id = ?1 AND state = 'preparing';", "ttt", batch_id, name, hash);
+	e = sqlv_run(s->db, "UPDATE batches SET file_name = ?2, file_hash = ?3"
+	                    " WHERE batch_id = ?1 AND state = 'preparing';", "ttt", batch_id, name, hash);
 	pthread_mutex_unlock(&s->lock);
 	if (e != TL_OK) {
 		say(why, whylen, "cannot record the batch file: %s", tl_strerror(e));
@@ -975,15 +978,13 @@ load_brows(struct db *db, const char *batch_id, struct brow **out, size_t *n)
 	    (e = db_bind_text(st, 1, batch_id)) != TL_OK)
 		goto cleanup;
 	while ((e = db_step(st, &row)) == TL_OK && row) {
-		if (*n == cap) {
-			struct brow *nv = realloc(v, (cap = cap ? 2 * cap : 16) * sizeof(*v));
+		struct brow *nv = grow(v, *n, &cap, sizeof(*v), 16);
 
-			if (!nv) {
-				e = TL_ENOMEM;
-				goto cleanup;
-			}
-			v = nv;
+		if (!nv) {
+			e = TL_ENOMEM;
+			goto cleanup;
 		}
+		v = nv;
 		col_copy(st, 0, v[*n].award_id, sizeof(v[*n].award_id));
 		v[*n].idx = (int)db_col_int64(st, 1);
 		col_copy(st, 2, v[*n].report_id, sizeof(v[*n].report_id));
@@ -993,12 +994,7 @@ load_brows(struct db *db, const char *batch_id, struct brow **out, size_t *n)
 	}
 cleanup:
 	db_finalize(st);
-	if (e != TL_OK) {
-		free(v);
-		v = NULL;
-		*n = 0;
-	}
-	*out = v;
+	*out = rows_or_free(e, v, n);
 	return e;
 }
 
@@ -1016,13 +1012,11 @@ sync_cases(struct payouts_svc *s, const char *batch_id, int64_t now_ms)
 	    db_bind_text(st, 1, batch_id) != TL_OK)
 		goto cleanup;
 	while (db_step(st, &row) == TL_OK && row) {
-		if (n == cap) {
-			char (*nv)[ID_HEX_LEN + 1] = realloc(ids, (cap = cap ? 2 * cap : 8) * sizeof(*ids));
+		char (*nv)[ID_HEX_LEN + 1] = grow(ids, n, &cap, sizeof(*ids), 8);
 
-			if (!nv)
-				break;
-			ids = nv;
-		}
+		if (!nv)
+			break;
+		ids = nv;
 		col_copy(st, 0, ids[n], sizeof(ids[n]));
 		n++;
 	}
@@ -1106,11 +1100,11 @@ payouts_batch_confirm(struct payouts_svc *s, const char *payer, const char *batc
 		e = payouts_confirm_share(s->core, r[i].award_id, r[i].idx, tid, now_ms, &out, rwhy,
 		                          sizeof(rwhy));
 		if (e == TL_OK)
-			e = exec_args(s->db,
-			              "UPDATE batch_rows SET state = 'paid', transfer_id = ?4, settled_ms = ?5"
-			              " WHERE batch_id = ?1 AND award_id = ?2 AND share_idx = ?3"
-			              " AND state = 'exported';",
-			              "ttiti", batch_id, r[i].award_id, (int64_t)r[i].idx, tid, now_ms);
+			e = sqlv_run(s->db,
+			             "UPDATE batch_rows SET state = 'paid', transfer_id = ?4, settled_ms = ?5"
+			             " WHERE batch_id = ?1 AND award_id = ?2 AND share_idx = ?3"
+			             " AND state = 'exported';",
+			             "ttiti", batch_id, r[i].award_id, (int64_t)r[i].idx, tid, now_ms);
 		pthread_mutex_unlock(&s->lock);
 		if (e == TL_OK) {
 			paid++;
@@ -1134,8 +1128,8 @@ payouts_batch_confirm(struct payouts_svc *s, const char *payer, const char *batc
 	}
 	pthread_mutex_lock(&s->lock);
 	if (failed == 0 && strcmp(state, "exported") == 0) {
-		e = exec_args(s->db, "UPDATE batches SET state = 'confirmed', confirmed_ms = ?2"
-		                     " WHERE batch_id = ?1 AND state = 'exported';", "ti", batch_id, now_ms);
+		e = sqlv_run(s->db, "UPDATE batches SET state = 'confirmed', confirmed_ms = ?2"
+		                    " WHERE batch_id = ?1 AND state = 'exported';", "ti", batch_id, now_ms);
 		if (e == TL_OK)
 			changed = true;
 	}
@@ -1225,10 +1219,10 @@ payouts_batch_return_row(struct payouts_svc *s, const char *payer, const char *b
 		    share_idx, tl_strerror(e));
 		goto unlock;
 	}
-	if ((e = exec_args(s->db, "UPDATE batch_rows SET state = 'returned', settled_ms = ?4"
-	                          " WHERE batch_id = ?1 AND award_id = ?2 AND share_idx = ?3"
-	                          " AND state = 'exported';",
-	                   "ttii", batch_id, award_id, (int64_t)share_idx, now_ms)) != TL_OK) {
+	if ((e = sqlv_run(s->db, "UPDATE batch_rows SET state = 'returned', settled_ms = ?4"
+	                         " WHERE batch_id = ?1 AND award_id = ?2 AND share_idx = ?3"
+	                         " AND state = 'exported';",
+	                  "ttii", batch_id, award_id, (int64_t)share_idx, now_ms)) != TL_OK) {
 		say(why, whylen, "award %s share %d: cannot mark the row returned: %s", award_id,
 		    share_idx, tl_strerror(e));
 		goto unlock;
@@ -1299,13 +1293,8 @@ export_batches_list(struct payouts_svc *s, size_t max, struct export_batch **out
 			batch_fill(st, &v[(*n)++]);
 	db_finalize(st);
 	pthread_mutex_unlock(&s->lock);
-	if (e != TL_OK) {
-		free(v);
-		*n = 0;
-		return e;
-	}
-	*out = v;
-	return TL_OK;
+	*out = rows_or_free(e, v, n);
+	return e;
 }
 
 enum tl_err
@@ -1341,17 +1330,13 @@ export_batch_get(struct payouts_svc *s, const char *batch_id, struct export_batc
 	    (e = db_bind_text(st, 1, batch_id)) != TL_OK)
 		goto cleanup;
 	while ((e = db_step(st, &row)) == TL_OK && row) {
-		struct export_row *x;
+		struct export_row *nv = grow(v, *n, &cap, sizeof(*v), 16), *x;
 
-		if (*n == cap) {
-			struct export_row *nv = realloc(v, (cap = cap ? 2 * cap : 16) * sizeof(*v));
-
-			if (!nv) {
-				e = TL_ENOMEM;
-				goto cleanup;
-			}
-			v = nv;
+		if (!nv) {
+			e = TL_ENOMEM;
+			goto cleanup;
 		}
+		v = nv;
 		x = &v[(*n)++];
 		memset(x, 0, sizeof(*x));
 		col_copy(st, 0, x->award_id, sizeof(x->award_id));
@@ -1365,11 +1350,6 @@ export_batch_get(struct payouts_svc *s, const char *batch_id, struct export_batc
 cleanup:
 	db_finalize(st);
 	pthread_mutex_unlock(&s->lock);
-	if (e != TL_OK) {
-		free(v);
-		*n = 0;
-		return e;
-	}
-	*rows = v;
-	return TL_OK;
+	*rows = rows_or_free(e, v, n);
+	return e;
 }
