@@ -140,21 +140,11 @@ on_fatal(void *cls)
 		raise(SIGTERM);
 }
 
-static const struct tl_embedded_file *
-embedded(const char *name)
-{
-	for (size_t i = 0; i < web_payouts_files_count; i++)
-		if (web_payouts_files[i].name && strcmp(web_payouts_files[i].name, name) == 0)
-			return &web_payouts_files[i];
-	return NULL;
-}
-
 enum tl_err
 fconsole_open(const struct fconsole_opts *o, struct fconsole **out)
 {
 	struct fconsole *c;
 	const struct tl_embedded_file *f;
-	char err[256];
 	enum tl_err e = TL_OK;
 
 	*out = NULL;
@@ -171,18 +161,10 @@ fconsole_open(const struct fconsole_opts *o, struct fconsole **out)
 		log_err("finance console: auth schema: %s", tl_strerror(e));
 		goto fail;
 	}
-	for (int i = 0; i < T_COUNT; i++) {
-		if (!(f = embedded(tmpl_files[i]))) {
-			log_err("finance console: template %s is not embedded", tmpl_files[i]);
-			e = TL_ECONFIG;
-			goto fail;
-		}
-		if ((e = html_tmpl_compile((const char *)f->data, f->len, &c->t[i], err, sizeof(err))) != TL_OK) {
-			log_err("finance console: template %s: %s", tmpl_files[i], err);
-			goto fail;
-		}
-	}
-	if (!(f = embedded("console.css"))) {
+	if ((e = staffweb_templates(web_payouts_files, web_payouts_files_count, tmpl_files, T_COUNT, c->t,
+	                            "finance console")) != TL_OK)
+		goto fail;
+	if (!(f = staffweb_embedded(web_payouts_files, web_payouts_files_count, "console.css"))) {
 		e = TL_ECONFIG;
 		goto fail;
 	}
@@ -1096,12 +1078,7 @@ out:
 static bool
 need_post(struct ctx *x)
 {
-	if (strcmp(x->w.req->method, "POST") != 0) {
-		snprintf(x->w.resp->allow, sizeof(x->w.resp->allow), "POST");
-		staffweb_message(&x->w, 405, "请求无效", "请使用页面上的按钮提交操作。");
-		return false;
-	}
-	return staffweb_form(&x->w, true);
+	return staffweb_post_form(&x->w);
 }
 
 /* Reasons are stored with the award and signed: one line, no control

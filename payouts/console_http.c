@@ -12,7 +12,6 @@
 #include "http.h"
 #include "log.h"
 
-#include <arpa/inet.h>
 #include <pthread.h>
 
 #define CONSOLE_THREADS 4
@@ -63,17 +62,7 @@ payouts_console_start(struct payouts_svc *s, struct http_server **out)
 		free(r);
 		return e;
 	}
-	memset(&o, 0, sizeof(o));
-	o.address = addr;
-	o.port = (uint16_t)s->cfg->listen_port;
-	o.threads = CONSOLE_THREADS;
-	o.max_body = STAFFWEB_MAX_BODY;
-	o.max_response = STAFFWEB_MAX_PAGE;
-	o.timeout_s = 30;
-	o.conn_limit = 256;
-	o.html = true;
-	o.handler = serve;
-	o.cls = r->c;
+	staffweb_http_opts(&o, addr, (uint16_t)s->cfg->listen_port, CONSOLE_THREADS, serve, r->c);
 	if ((e = http_server_start(&o, &r->srv)) != TL_OK) {
 		log_err("finance console: cannot listen on %s:%lld (%s)", addr, (long long)s->cfg->listen_port,
 		        tl_strerror(e));
