@@ -36,6 +36,8 @@ command -v node >/dev/null || skip "node is not installed"
 tl_setup
 tl_need "$TL_BIN_INTAKE" "$TL_BIN_VAULT" "$TL_BIN_DISTRICT" "$TL_BIN_PAYOUTS" "$TL_BIN_PAYOUTS_CTL"
 command -v sqlcipher >/dev/null || tl_fail "the sqlcipher shell is needed to inspect the payouts database"
+# The test polls the receipt often: lift intake's per-client lookup limit.
+sed -i '/^\[intake\]/a receipt_lookups_per_minute = 10000' "$TL_INTAKE_INI"
 CPORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 CON=http://127.0.0.1:$CPORT
 PW=correct-horse-battery-1

@@ -13,6 +13,8 @@ source "${TL_SRC_DIR:-.}/tests/lib.sh"
 # The window is counted from the final approval.
 DEVENV_CLAIM_WINDOW_S=4
 tl_setup
+# The test polls the receipt: lift intake's per-client lookup limit.
+sed -i '/^\[intake\]/a receipt_lookups_per_minute = 10000' "$TL_INTAKE_INI"
 tl_need "$TL_BIN_INTAKE" "$TL_BIN_DISTRICT" "$TL_BIN_DISTRICT_CTL" "$TL_BIN_PAYOUTS" "$TL_BIN_PAYOUTS_CTL"
 grep -q '^claim_window_seconds = 4$' "$TL_PAYOUTS_INI" || tl_fail "the claim window was not shortened"
 devenv_write_district_ini bh 120116

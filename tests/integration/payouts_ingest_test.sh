@@ -13,6 +13,8 @@ set -euo pipefail
 source "${TL_SRC_DIR:-.}/tests/lib.sh"
 
 tl_setup
+# The test polls the receipt: lift intake's per-client lookup limit.
+sed -i '/^\[intake\]/a receipt_lookups_per_minute = 10000' "$TL_INTAKE_INI"
 tl_need "$TL_BIN_INTAKE" "$TL_BIN_DISTRICT" "$TL_BIN_DISTRICT_CTL" "$TL_BIN_PAYOUTS" "$TL_BIN_PAYOUTS_CTL"
 devenv_write_district_ini bh 120116
 
