@@ -559,6 +559,64 @@ auth_user_unlock(struct db *db, const char *name)
 }
 
 enum tl_err
+auth_user_reauth_failed(struct db *db, const char *name, int64_t now, bool *locked)
+{
+	struct urow u;
+	bool locks = false;
+	enum tl_err e;
+
+	if (locked)
+		*locked = false;
+	if (!g_ready)
+		return TL_ECONFIG;
+	if (!name_valid(name))
+		return TL_ENOTFOUND;
+	if ((e = db_begin(db)) != TL_OK)
+		return e;
+	if ((e = user_read(db, name, &u)) != TL_OK)
+		goto out;
+	/* The same counting as a failed login (auth_login). */
+	locks = u.failed + 1 >= (int64_t)g_cfg.max_failures;
+	e = run(db, "UPDATE auth_users SET"
+	            " failed = CASE WHEN failed + 1 >= ?2 THEN 0 ELSE failed + 1 END,"
+	            " locked_until = CASE WHEN failed + 1 >= ?2 THEN ?3 ELSE locked_until END"
+	            " WHERE id = ?1;",
+	        "iii", u.id, (int64_t)g_cfg.max_failures, now + g_cfg.lockout_ms);
+	if (e == TL_OK)
+		e = event_add(db, now, u.id, "login_bad_password");
+	if (e == TL_OK && locks) {
+		/* Whoever holds a session of this user is out too. */
+		if ((e = run(db, "DELETE FROM auth_sessions WHERE user_id = ?1;", "i", u.id)) == TL_OK)
+			e = event_add(db, now, u.id, "lockout");
+		log_warn("auth: user id %lld locked out for %lld s after %u wrong passwords", (long long)u.id,
+		         (long long)(g_cfg.lockout_ms / 1000), g_cfg.max_failures);
+	}
+	if (e == TL_OK)
+		e = db_commit(db);
+out:
+	if (e != TL_OK)
+		db_rollback(db);
+	else if (locked)
+		*locked = locks;
+	sodium_memzero(&u, sizeof(u));
+	return e;
+}
+
+enum tl_err
+auth_user_usable(struct db *db, const char *name, int64_t now)
+{
+	struct urow u;
+	enum tl_err e;
+
+	if (!name_valid(name))
+		return TL_ENOTFOUND;
+	if ((e = user_read(db, name, &u)) == TL_OK && (u.disabled || u.locked_until > now))
+		e = TL_EDENIED;
+	sodium_memzero(&u, sizeof(u));
+	return e;
+}
+
+enum tl_err
 auth_user_passwd(struct db *db, const char *name, const char *password)
 {
 	char hash[crypto_pwhash_STRBYTES];

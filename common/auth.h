@@ -113,6 +113,20 @@ enum tl_err auth_user_passwd(struct db *db, const char *name, const char *passwo
 /* Clears failures and lock-out (an administrator vouched for the user). */
 enum tl_err auth_user_unlock(struct db *db, const char *name) __attribute__((warn_unused_result));
 
+/* ---- passwords typed again inside a session (the finance console's
+ * signing) ----
+ * A wrong one counts exactly like a failed login (same counter, same
+ * lock-out), so a stolen session cannot be used to guess the password
+ * without limit; the failure that locks the user also ends all of their
+ * sessions.  Recorded as login_bad_password / lockout in auth_events.
+ * *locked (may be NULL): this failure locked the user.  TL_ENOTFOUND. */
+enum tl_err auth_user_reauth_failed(struct db *db, const char *name, int64_t now_ms, bool *locked)
+	__attribute__((warn_unused_result));
+/* TL_OK if the user may act now; TL_EDENIED if disabled or locked out;
+ * TL_ENOTFOUND. */
+enum tl_err auth_user_usable(struct db *db, const char *name, int64_t now_ms)
+	__attribute__((warn_unused_result));
+
 struct auth_user {
 	int64_t id;
 	char name[AUTH_NAME_MAX + 1];

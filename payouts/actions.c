@@ -283,6 +283,12 @@ payouts_decide(struct payouts_svc *s, const char *award_id, const char *staff, e
 		say(why, whylen, "award %s is %s, not awaiting approval", award_id, award_status_name(r->status));
 		e = TL_EDENIED;
 	}
+	/* Locked out by wrong passwords (at login or here): no signing, not
+	 * even with the right one, until the lock-out ends. */
+	if (e == TL_OK && auth_user_usable(s->db, staff, now_ms) == TL_EDENIED) {
+		say(why, whylen, "user %s is locked out after too many wrong passwords; nothing was signed", staff);
+		e = TL_EDENIED;
+	}
 	if (e == TL_OK && (e = staffkey_load(s->db, staff, &k)) != TL_OK) {
 		say(why, whylen, e == TL_ENOTFOUND ? "%s has no signing key" : "the signing key of %s cannot be read",
 		    staff);
@@ -294,7 +300,20 @@ payouts_decide(struct payouts_svc *s, const char *award_id, const char *staff, e
 
 	/* Argon2id takes a while and needs no database: outside the lock. */
 	if ((e = staffkey_sign(&k, password, r, d, sig)) != TL_OK) {
-		if (e == TL_EDENIED)
+		bool locked = false;
+
+		if (e == TL_EDENIED) {
+			/* Counts like a failed login: a stolen session cannot be
+			 * used to guess the signing password without limit. */
+			pthread_mutex_lock(&s->lock);
+			if (auth_user_reauth_failed(s->db, staff, now_ms, &locked) != TL_OK)
+				log_err("award %s: the wrong password of %s could not be counted", award_id, staff);
+			pthread_mutex_unlock(&s->lock);
+		}
+		if (e == TL_EDENIED && locked)
+			say(why, whylen, "wrong password: the decision was not signed, and user %s is now locked out",
+			    staff);
+		else if (e == TL_EDENIED)
 			say(why, whylen, "wrong password: the decision was not signed");
 		else if (e == TL_EUNAVAIL)
 			say(why, whylen, "too many signatures at once; try again in a moment");

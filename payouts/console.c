@@ -1326,7 +1326,13 @@ do_decide(struct ctx *x, const char *award_id)
 	log_info("finance console: user=%s award=%s action=%s refused (%s)", x->u->name, award_id, dec, tl_strerror(e));
 	switch (e) {
 	case TL_EDENIED:
-		if (contains(why, "wrong password"))
+		if (contains(why, "locked out"))
+			/* The lock-out ended this session too: the next click
+			 * lands on the login page. */
+			page_award(x, award_id, 403,
+			           "密码错误次数过多，您的账号已被暂时锁定，操作未执行。请稍后重新登录，或联系系统管理员解锁。",
+			           reason);
+		else if (contains(why, "wrong password"))
 			page_award(x, award_id, 403, "登录密码不正确，无法解锁您的签名密钥，操作未执行。", reason);
 		else if (contains(why, "signing key"))
 			page_award(x, award_id, 403, "您的签名密钥尚未登记或无法使用，不能审批。请联系系统管理员。", reason);

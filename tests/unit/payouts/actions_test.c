@@ -317,6 +317,49 @@ test_forfeit_scan(void **state)
 	assert_int_equal(audit_seq(f->s.audit), seq + 1);
 }
 
+/* A wrong signing password counts like a failed login: the fifth locks the
+ * approver out and ends their sessions, after which even the right
+ * password signs nothing until an administrator unlocks them. */
+static void
+test_wrong_passwords_lock_out(void **state)
+{
+	struct fx *f = *state;
+	char case_id[ID_HEX_LEN + 1], award[ID_HEX_LEN + 1], tok[AUTH_TOKEN_HEX + 1], csrf[AUTH_TOKEN_HEX + 1];
+	struct auth_session sess;
+	enum award_status st;
+	int64_t now = T0 + 10 * HOUR;
+
+	big_case(f, case_id);
+	fx_id(award, 'e', 6);
+	assert_int_equal(payouts_propose(&f->s, case_id, award, "p.bh", 0, NULL, T0, f->why, sizeof(f->why)), TL_OK);
+	assert_int_equal(auth_login(f->s.db, "a.bh1", PW, now, tok, csrf), TL_OK);
+	for (int i = 0; i < 4; i++) {
+		assert_int_equal(decide(f, award, "a.bh1", "wrong password!!", &st), TL_EDENIED);
+		assert_non_null(strstr(f->why, "wrong password"));
+		assert_null(strstr(f->why, "locked out"));
+	}
+	assert_int_equal(auth_session_check(f->s.db, tok, now, &sess), TL_OK);
+	auth_session_wipe(&sess);
+	assert_int_equal(decide(f, award, "a.bh1", "wrong password!!", &st), TL_EDENIED);
+	assert_non_null(strstr(f->why, "now locked out"));
+	/* The session that was used is over. */
+	assert_int_equal(auth_session_check(f->s.db, tok, now, &sess), TL_EDENIED);
+	/* The right password signs nothing while locked out, and logs in to nothing. */
+	assert_int_equal(decide(f, award, "a.bh1", PW, &st), TL_EDENIED);
+	assert_non_null(strstr(f->why, "locked out"));
+	assert_int_equal(auth_login(f->s.db, "a.bh1", PW, now, tok, csrf), TL_EDENIED);
+	/* Nothing was recorded for the award. */
+	{
+		struct award_record r;
+		assert_int_equal(award_load(f->s.core, award, &r), TL_OK);
+		assert_int_equal(r.status, AWARD_PROPOSED);
+	}
+	assert_int_equal(auth_user_unlock(f->s.db, "a.bh1"), TL_OK);
+	assert_int_equal(decide(f, award, "a.bh1", PW, &st), TL_OK);
+	sodium_memzero(tok, sizeof(tok));
+	sodium_memzero(csrf, sizeof(csrf));
+}
+
 int
 main(void)
 {
@@ -326,6 +369,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_decide_rules, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_city_any_district, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_forfeit_scan, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_wrong_passwords_lock_out, setup, teardown),
 	};
 
 	log_init("actions_test", LOG_ERR);
