@@ -4,6 +4,7 @@
  */
 #include "compat.h"
 #include "console.h"
+#include "audit.h"
 #include "auth.h"
 #include "cases.h"
 #include "district.h"
@@ -13,22 +14,24 @@
 #include "ledger.h"
 #include "log.h"
 #include "num.h"
+#include "secret.h"
 #include "sqlv.h"
 #include "timefmt.h"
 #include "web_payouts.h"
 #include "web_payouts_common.h"
 
+#include <errno.h>
 #include <sodium.h>
 
 #define LIST_MAX 500 /* rows on one list page */
 
 enum tmpl_id {
 	T_HEAD, T_FOOT, T_LOGIN, T_ERROR, T_HOME, T_CASE, T_AWARD, T_BUDGETS, T_BATCHES, T_BATCH, T_LEDGER,
-	T_COUNT
+	T_AUDIT, T_COUNT
 };
 static const char *const tmpl_files[T_COUNT] = {
 	"head.html", "foot.html", "login.html", "error.html", "home.html", "case.html",
-	"award.html", "budgets.html", "batches.html", "batch.html", "ledger.html",
+	"award.html", "budgets.html", "batches.html", "batch.html", "ledger.html", "audit.html",
 };
 
 struct fconsole {
@@ -36,6 +39,10 @@ struct fconsole {
 	struct payouts_svc *svc;
 	struct html_tmpl *t[T_COUNT];
 	struct staffweb_site site;
+	/* The audit chain's public key, derived from the service's own signing
+	 * key at start: the /audit page verifies the chain with it. */
+	bool have_audit_pk;
+	unsigned char audit_pk[AUDIT_PK_BYTES];
 };
 
 /* ---- labels (zh-CN) ---- */
@@ -184,6 +191,18 @@ fconsole_open(const struct fconsole_opts *o, struct fconsole **out)
 	c->site.fatal = on_fatal;
 	c->site.fatal_cls = c;
 	c->site.log_name = "finance console";
+	if (c->svc->cfg && c->svc->cfg->audit_secret_key) {
+		unsigned char *sk = NULL;
+		char err[256];
+
+		if (secret_load(c->svc->cfg->audit_secret_key, AUDIT_SK_BYTES, &sk, err, sizeof(err)) == TL_OK) {
+			crypto_sign_ed25519_sk_to_pk(c->audit_pk, sk);
+			c->have_audit_pk = true;
+		} else {
+			log_warn("finance console: audit key unreadable (%s); /audit cannot verify", err);
+		}
+		secret_free(sk);
+	}
 	*out = c;
 	return TL_OK;
 fail:
@@ -327,6 +346,8 @@ page_vars(struct ctx *x, const char *title, const char *error, const char *notic
 	if ((e = staffweb_base_vars(&x->w, title, error, notice, v)) != TL_OK)
 		return e;
 	e = html_vars_set_bool(*v, "nav_money", is_role(x, AUTH_ROLE_FINANCE_PAYER) || is_role(x, AUTH_ROLE_AUDITOR));
+	if (e == TL_OK)
+		e = html_vars_set_bool(*v, "nav_audit", is_role(x, AUTH_ROLE_AUDITOR));
 	if (e != TL_OK) {
 		html_vars_free(*v);
 		*v = NULL;
@@ -1832,6 +1853,111 @@ split_path(const char *p, const char *prefix, char id[ID_HEX_LEN + 1], const cha
 	return true;
 }
 
+/* ---- /audit ---- */
+
+#define AUDIT_PAGE_ENTRIES 100
+#define AUDIT_TAIL_BYTES (128 * 1024) /* enough for the last AUDIT_PAGE_ENTRIES lines */
+
+/* The last entries of the chain, newest first, read from the file's tail
+ * (the chain grows for years; verification reads it all, the listing
+ * need not). */
+static enum tl_err
+audit_tail(struct ctx *x, const char *path, struct html_vars *v, size_t *n)
+{
+	char *buf = NULL, *lines[AUDIT_PAGE_ENTRIES];
+	size_t len = 0, k = 0;
+	long size;
+	FILE *f;
+	enum tl_err e = TL_OK;
+
+	(void)x;
+	*n = 0;
+	if (!(f = fopen(path, "rb")))
+		return errno == ENOENT ? TL_OK : TL_EIO;
+	if (fseek(f, 0, SEEK_END) != 0 || (size = ftell(f)) < 0 ||
+	    fseek(f, size > AUDIT_TAIL_BYTES ? size - AUDIT_TAIL_BYTES : 0, SEEK_SET) != 0 ||
+	    !(buf = malloc(AUDIT_TAIL_BYTES + 1))) {
+		fclose(f);
+		free(buf);
+		return TL_EIO;
+	}
+	len = fread(buf, 1, AUDIT_TAIL_BYTES, f);
+	fclose(f);
+	buf[len] = '\0';
+	/* Whole lines only: the first one may have been cut by the seek. */
+	for (char *p = size > AUDIT_TAIL_BYTES ? strchr(buf, '\n') : buf; p && *p;) {
+		char *nl;
+
+		if (*p == '\n')
+			p++;
+		if (!*p || !(nl = strchr(p, '\n')))
+			break;
+		*nl = '\0';
+		lines[k % AUDIT_PAGE_ENTRIES] = p;
+		k++;
+		p = nl + 1;
+	}
+	for (size_t i = 0; i < k && i < AUDIT_PAGE_ENTRIES && e == TL_OK; i++) {
+		const char *line = lines[(k - 1 - i) % AUDIT_PAGE_ENTRIES];
+		struct audit_entry *ent = malloc(sizeof(*ent));
+		struct html_vars *r;
+		char why[128];
+
+		if (!ent) {
+			e = TL_ENOMEM;
+			break;
+		}
+		if (audit_parse_line(line, strlen(line), ent, why, sizeof(why)) == TL_OK &&
+		    (e = html_vars_add_row(v, "entry", &r)) == TL_OK &&
+		    (e = html_vars_setf(r, "seq", "%llu", (unsigned long long)ent->seq)) == TL_OK &&
+		    (e = set_time(r, "at", ent->time_ms)) == TL_OK && (e = html_vars_set(r, "actor", ent->actor)) == TL_OK &&
+		    (e = html_vars_set(r, "action", ent->action)) == TL_OK &&
+		    (e = html_vars_set(r, "object", ent->object)) == TL_OK)
+			e = html_vars_set(r, "reason", strcmp(ent->reason, "-") == 0 ? "" : ent->reason);
+		free(ent);
+		(*n)++;
+	}
+	free(buf);
+	return e;
+}
+
+static void
+page_audit(struct ctx *x)
+{
+	const char *path = x->c->svc->cfg ? x->c->svc->cfg->audit_log : NULL;
+	struct audit_report rep;
+	struct html_vars *v = NULL;
+	size_t n = 0;
+	enum tl_err e, ve = TL_ENOTFOUND;
+
+	if (!is_role(x, AUTH_ROLE_AUDITOR)) {
+		forbidden(x, "只有审计人员可以查看审计链。");
+		return;
+	}
+	memset(&rep, 0, sizeof(rep));
+	snprintf(rep.why, sizeof(rep.why), "audit key unavailable");
+	/* Verification reads the whole chain without the database lock: the
+	 * chain has its own writer lock and is only ever appended to. */
+	if (path && x->c->have_audit_pk)
+		ve = audit_verify(path, x->c->audit_pk, &rep);
+	if ((e = page_vars(x, "审计链", NULL, NULL, &v)) != TL_OK || (e = html_vars_list(v, "entry")) != TL_OK)
+		goto out;
+	if ((e = html_vars_set_bool(v, "chain_ok", ve == TL_OK)) != TL_OK ||
+	    (e = html_vars_setf(v, "entries", "%llu", (unsigned long long)rep.entries)) != TL_OK ||
+	    (e = html_vars_set(v, "head", rep.head[0] ? rep.head : "-")) != TL_OK ||
+	    (e = ve == TL_EPROTO ? html_vars_setf(v, "chain_why", "第 %llu 条记录（第 %llu 行）：%s",
+	                                         (unsigned long long)rep.bad_entry,
+	                                         (unsigned long long)rep.bad_line, rep.why)
+	                         : html_vars_set(v, "chain_why", rep.why)) != TL_OK)
+		goto out;
+	if (path && (e = audit_tail(x, path, v, &n)) != TL_OK)
+		goto out;
+	e = html_vars_set_bool(v, "has_entries", n > 0);
+out:
+	finish_page(x, e, 200, T_AUDIT, v);
+	html_vars_free(v);
+}
+
 static void
 route(struct ctx *x, const char *p)
 {
@@ -1845,6 +1971,8 @@ route(struct ctx *x, const char *p)
 		page_budgets(x);
 	else if (strcmp(p, "/ledger") == 0 && get)
 		page_ledger(x);
+	else if (strcmp(p, "/audit") == 0 && get)
+		page_audit(x);
 	else if (strcmp(p, "/batches") == 0 && get)
 		page_batches(x, 200, NULL);
 	else if (strcmp(p, "/batches/export") == 0)

@@ -207,6 +207,28 @@ tl_assert_eq 400 "$(post pay.jh /batches/export -d "csrf=$csrf" -d district=1201
 tl_assert_eq 409 "$(post pay.jh /batches/export -d "csrf=$csrf" -d district=120118)" "export with nothing ready"
 tl_assert_contains "$(page)" "没有可导出的付款" "nothing to export message"
 
+# ---- the audit chain, for auditors only ----
+tl_assert_eq 403 "$(get prop.jh /audit)" "audit page for a proposer"
+tl_assert_eq 403 "$(get pay.jh /audit)" "audit page for a payer"
+tl_assert_eq 200 "$(get audit.all /audit)" "audit page for the auditor"
+tl_assert_contains "$(page)" "审计链完整" "chain verified"
+tl_assert_contains "$(page)" "<td>approve</td>" "approvals listed"
+tl_assert_contains "$(page)" "<td>propose</td>" "proposals listed"
+tl_assert_contains "$(page)" 'href="/audit"' "auditor's navigation"
+# One altered byte in an entry's object: the page names the broken entry.
+python3 - "$T/payouts/audit.tla" <<'PY'
+import sys
+p = sys.argv[1]
+lines = open(p, encoding="ascii").read().split("\n")
+f = lines[0].split("\t")
+f[6] = f[6][:-1] + ("0" if f[6][-1] != "0" else "1")
+lines[0] = "\t".join(f)
+open(p, "w", encoding="ascii").write("\n".join(lines))
+PY
+tl_assert_eq 200 "$(get audit.all /audit)" "audit page after tampering"
+tl_assert_contains "$(page)" "审计链校验失败" "tampering shown"
+tl_assert_contains "$(page)" "第 1 条记录" "broken entry named"
+
 # ---- logout ----
 get prop.jh / >/dev/null
 csrf=$(csrf_of)
