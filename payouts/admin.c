@@ -189,12 +189,42 @@ out:
 	return rc;
 }
 
+/* Every enabled approver's "NAME LEVEL PUBKEY" line, the whole content of
+ * the vault's approvers file: regenerate it after adding, disabling or
+ * replacing an approver instead of editing it by hand. */
+static int
+user_approvers(struct payouts_svc *s)
+{
+	struct db_stmt *st = NULL;
+	bool row;
+	enum tl_err e;
+
+	if ((e = db_prepare(s->db, "SELECT f.staff_id, f.level, f.pk FROM staff f"
+	                           " JOIN auth_users u ON u.name = f.staff_id"
+	                           " WHERE u.disabled = 0 AND u.role = 'finance_approver'"
+	                           " ORDER BY f.staff_id;", &st)) != TL_OK) {
+		fprintf(stderr, "tipline-payouts: cannot list approvers (%s)\n", tl_strerror(e));
+		return 1;
+	}
+	printf("# tipline-payouts approvers for the vault's approvers_file (NAME LEVEL PUBKEY)\n");
+	while ((e = db_step(st, &row)) == TL_OK && row)
+		printf("%s %s %s\n", db_col_text(st, 0), db_col_text(st, 1), db_col_text(st, 2));
+	db_finalize(st);
+	if (e != TL_OK) {
+		fprintf(stderr, "tipline-payouts: cannot list approvers (%s)\n", tl_strerror(e));
+		return 1;
+	}
+	return 0;
+}
+
 int
 payouts_admin_user(struct payouts_svc *s, int argc, char **argv)
 {
 	const char *verb = argc > 0 ? argv[0] : "";
 	enum tl_err e;
 
+	if (strcmp(verb, "approvers") == 0 && argc == 1)
+		return user_approvers(s);
 	if (strcmp(verb, "add") == 0 && argc == 4)
 		return user_add(s, argv[1], argv[2], argv[3]);
 	if (strcmp(verb, "passwd") == 0 && argc == 2)

@@ -38,6 +38,7 @@ usage(FILE *f)
 	fprintf(f, "usage: tipline-payouts -c CONFIG [-n]\n"
 	           "       tipline-payouts -c CONFIG user add NAME ROLE SCOPE\n"
 	           "       tipline-payouts -c CONFIG user disable|enable|unlock|passwd NAME\n"
+	           "       tipline-payouts -c CONFIG user approvers   (the vault's approvers file)\n"
 	           "       tipline-payouts -c CONFIG budget fund DISTRICT YEAR YUAN SEQ\n"
 	           "       tipline-payouts -c CONFIG budget show [DISTRICT [YEAR]]\n"
 	           "  -c CONFIG  configuration file (INI)\n"

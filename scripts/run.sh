@@ -124,10 +124,10 @@ if [[ -x $PAYOUTS_BIN ]]; then
 			read -r name role scope pw <<<"$u"
 			out=$(printf '%s\n' "$pw" | padmin user add "$name" "$role" "$scope" 2>&1) ||
 				{ say "user add $name failed: $out"; exit 1; }
-			# An approver's line "NAME LEVEL PUBKEY" is what the vault trusts.
-			grep -E "^$name (district|city) [0-9a-f]{64}\$" <<<"$out" >>"$STATE/etc/approvers.txt" || true
 		done
 	fi
+	# The vault trusts exactly the enabled approvers' public keys.
+	padmin user approvers >"$STATE/etc/approvers.txt.tmp" && mv -f "$STATE/etc/approvers.txt.tmp" "$STATE/etc/approvers.txt"
 	year=$(TZ=Asia/Shanghai date +%Y)
 	for d in "${demo_districts[@]}" 120000; do
 		padmin budget fund "$d" "$year" 2000000 1 >/dev/null 2>&1 || { say "budget for $d failed"; exit 1; }

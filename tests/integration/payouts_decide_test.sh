@@ -42,6 +42,16 @@ for u in a.bh1:120116 a.bh2:120116 a.city:120000; do
 	[[ $line =~ (^|$'\n')${u%%:*}\ (district|city)\ [0-9a-f]{64}($|$'\n') ]] || tl_fail "approver line: $line"
 done
 tl_assert_contains "$line" "a.city city " "city approver's level"
+# `user approvers` regenerates the vault's approvers file: every enabled
+# approver, nobody else, the same lines `user add` printed.
+listed=$(padmin user approvers | grep -v '^#')
+tl_assert_eq 3 "$(grep -c . <<<"$listed")" "approvers listed"
+tl_assert_contains "$listed" "$(grep '^a.city city ' <<<"$line")" "the city approver's line as user add printed it"
+tl_assert_not_contains "$listed" "p.bh" "a proposer is no approver"
+padmin user disable a.bh2 >/dev/null || tl_fail "disable a.bh2"
+tl_assert_not_contains "$(padmin user approvers)" "a.bh2" "a disabled approver is not listed"
+padmin user enable a.bh2 >/dev/null || tl_fail "enable a.bh2"
+tl_assert_contains "$(padmin user approvers)" "a.bh2 district " "listed again once enabled"
 year=$(TZ=Asia/Shanghai date +%Y)
 # 300,000 yuan: less than the 500,000-yuan award.
 out=$(padmin budget fund 120116 "$year" 300000 1)
