@@ -4,6 +4,7 @@
 #include "compat.h"
 #include "secret.h"
 #include "api.h"
+#include "clientaddr.h"
 #include "ids.h"
 #include "log.h"
 #include "num.h"
@@ -523,12 +524,23 @@ get_metrics(struct intake_api *api, const struct http_request *req, struct http_
 }
 
 void
-intake_api_handle(void *cls, const struct http_request *req, struct http_response *resp)
+intake_api_handle(void *cls, const struct http_request *orig, struct http_response *resp)
 {
 	struct intake_api *api = cls;
 	const char *route = "other", *what = "ok";
 	char status[8];
 	int64_t t0 = time_mono_ms();
+	struct http_request creq = *orig;
+	const struct http_request *req = &creq;
+	struct clientaddr ca;
+
+	/* Every rate limiter below (and in pages.c) keys on client_addr:
+	 * behind our proxy that has to be the reporter, not the proxy. */
+	clientaddr_derive(&api->trusted, orig->client_addr, orig->client_addr_len,
+	                  http_header(orig, "X-Forwarded-For"), &ca);
+	memcpy(creq.client_addr, ca.addr, sizeof(creq.client_addr));
+	creq.client_addr_len = ca.len;
+	sodium_memzero(&ca, sizeof(ca));
 
 	if (strcmp(req->path, "/api/v1/reports") == 0) {
 		route = "reports";
@@ -577,4 +589,5 @@ intake_api_handle(void *cls, const struct http_request *req, struct http_respons
 		log_msg(resp->status >= 500 ? LOG_WARN : resp->status == 201 ? LOG_DEBUG : LOG_INFO,
 		        "http route=%s status=%u result=%s ms=%lld", route, resp->status, what,
 		        (long long)(time_mono_ms() - t0));
+	sodium_memzero(creq.client_addr, sizeof(creq.client_addr));
 }

@@ -28,6 +28,7 @@
 #include "metrics.h"
 #include "claim.h"
 #include "natsbus.h"
+#include "clientaddr.h"
 #include "pipeline.h"
 #include "ratelimit.h"
 
@@ -46,6 +47,9 @@ struct intake_api {
 	struct metric *m_claims;
 	struct intake_pages *pages;   /* NULL: the pages answer 500 */
 	bool cookie_secure;           /* Secure on the form's CSRF cookie */
+	/* [intake] trusted_proxies: whose X-Forwarded-For names the client
+	 * a request is rate-limited under (clientaddr.h).  Empty: nobody's. */
+	struct clientaddr_trust trusted;
 };
 
 /* Outcome of a claim, shared by the API and the form. */

@@ -23,6 +23,7 @@ static const struct cfg_key schema[] = {
 	{ "intake", "claim_posts_per_receipt_per_minute", CFG_INT, "5",
 	  OFF(claim_posts_per_receipt_per_minute), 1, 100000 },
 	{ "intake", "cookie_secure", CFG_BOOL, "true", OFF(cookie_secure), 0, 0 },
+	{ "intake", "trusted_proxies", CFG_STR, "", OFF(trusted_proxies), 0, 0 },
 	{ "nats", "url", CFG_STR, "nats://127.0.0.1:4222", OFF(nats_url), 0, 0 },
 	{ "nats", "user", CFG_STR, "intake", OFF(nats_user), 0, 0 },
 	{ "nats", "password_file", CFG_SECRET_FILE, NULL, OFF(nats_password_file), 0, 0 },
@@ -32,8 +33,18 @@ static const struct cfg_key schema[] = {
 enum tl_err
 intake_cfg_load(const char *path, struct intake_cfg *c, char *err, size_t errlen)
 {
+	char why[160];
+	enum tl_err e;
+
 	memset(c, 0, sizeof(*c));
-	return cfg_load(path, schema, TL_ARRAY_LEN(schema), c, err, errlen);
+	if ((e = cfg_load(path, schema, TL_ARRAY_LEN(schema), c, err, errlen)) != TL_OK)
+		return e;
+	if (clientaddr_trust_parse(c->trusted_proxies, &c->trusted, why, sizeof(why)) != TL_OK) {
+		snprintf(err, errlen, "%s: [intake] trusted_proxies: %s", path, why);
+		intake_cfg_free(c);
+		return TL_EINVAL;
+	}
+	return TL_OK;
 }
 
 void

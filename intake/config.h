@@ -19,6 +19,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "clientaddr.h"
 #include "err.h"
 
 struct intake_cfg {
@@ -33,6 +34,10 @@ struct intake_cfg {
 	int64_t claim_posts_per_minute;             /* per client address */
 	int64_t claim_posts_per_receipt_per_minute; /* per receipt, valid claims only */
 	bool cookie_secure;                         /* Secure on the claim form's CSRF cookie */
+	/* Peers whose X-Forwarded-For names the client to rate-limit
+	 * (clientaddr.h); the text as configured and its parsed form. */
+	char *trusted_proxies;
+	struct clientaddr_trust trusted;
 	char *nats_url;
 	char *nats_user;
 	char *nats_password_file;

@@ -149,6 +149,7 @@ main(int argc, char **argv)
 		goto out;
 	}
 	api.cookie_secure = cfg.cookie_secure;
+	api.trusted = cfg.trusted;
 	memcpy(api.pl.vault_pk, keys.vault_pk, sizeof(api.pl.vault_pk));
 	api.pl.status_key = INTAKE_KEY_STATUS(&keys);
 	api.pl.ids_key = INTAKE_KEY_IDS(&keys);
