@@ -19,19 +19,6 @@ awardsig_kind_name(enum awardsig_kind k)
 	return (unsigned)k < TL_ARRAY_LEN(kind_names) ? kind_names[k] : "?";
 }
 
-static void say(char *why, size_t whylen, const char *fmt, ...) TL_PRINTF(3, 4);
-static void
-say(char *why, size_t whylen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!why || whylen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(why, whylen, fmt, ap);
-	va_end(ap);
-}
-
 static bool
 ref_char(char c)
 {
@@ -91,65 +78,65 @@ awardsig_validate(const struct awardsig *a, char *why, size_t whylen)
 	int64_t sum = 0;
 
 	if ((unsigned)a->decision > AWARDSIG_REJECT) {
-		say(why, whylen, "decision is neither approve nor reject");
+		tl_why(why, whylen, "decision is neither approve nor reject");
 		return TL_EINVAL;
 	}
 	if (!hexid_valid(a->award_id) || !hexid_valid(a->case_id)) {
-		say(why, whylen, "award_id and case_id must be 32 lowercase hex characters");
+		tl_why(why, whylen, "award_id and case_id must be 32 lowercase hex characters");
 		return TL_EINVAL;
 	}
 	if (a->version < 1 || a->version > AWARDSIG_VERSION_MAX) {
-		say(why, whylen, "version must be 1..%d", AWARDSIG_VERSION_MAX);
+		tl_why(why, whylen, "version must be 1..%d", AWARDSIG_VERSION_MAX);
 		return TL_EINVAL;
 	}
 	if (!district_valid_n(a->district, strnlen(a->district, sizeof(a->district))) ||
 	    a->budget_year < 2000 || a->budget_year > 2999) {
-		say(why, whylen, "district must be 6 digits and budget_year 2000..2999");
+		tl_why(why, whylen, "district must be 6 digits and budget_year 2000..2999");
 		return TL_EINVAL;
 	}
 	if (a->total_fen <= 0 || a->computed_fen < 0) {
-		say(why, whylen, "total_fen must be positive and computed_fen not negative");
+		tl_why(why, whylen, "total_fen must be positive and computed_fen not negative");
 		return TL_EINVAL;
 	}
 	if (a->total_fen > AWARDSIG_CAP_FEN || a->computed_fen > AWARDSIG_CAP_FEN) {
-		say(why, whylen, "amount above the cap of %lld fen per tip", (long long)AWARDSIG_CAP_FEN);
+		tl_why(why, whylen, "amount above the cap of %lld fen per tip", (long long)AWARDSIG_CAP_FEN);
 		return TL_ETOOBIG;
 	}
 	if (!awardsig_ref_valid(a->payee_ref) || !awardsig_ref_valid(a->proposer)) {
-		say(why, whylen, "payee_ref and proposer must be 1..%d characters of [A-Za-z0-9._@:-]",
+		tl_why(why, whylen, "payee_ref and proposer must be 1..%d characters of [A-Za-z0-9._@:-]",
 		    AWARDSIG_REF_MAX);
 		return TL_EINVAL;
 	}
 	if (a->required_approvals < 1 || a->required_approvals > 2) {
-		say(why, whylen, "required_approvals must be 1 or 2");
+		tl_why(why, whylen, "required_approvals must be 1 or 2");
 		return TL_EINVAL;
 	}
 	if (a->n_shares < 1 || a->n_shares > AWARDSIG_MAX_SHARES) {
-		say(why, whylen, "an award has 1..%d shares", AWARDSIG_MAX_SHARES);
+		tl_why(why, whylen, "an award has 1..%d shares", AWARDSIG_MAX_SHARES);
 		return TL_EINVAL;
 	}
 	for (size_t i = 0; i < a->n_shares; i++) {
 		const struct awardsig_share *s = &a->shares[i];
 
 		if (!hexid_valid(s->report_id) || (unsigned)s->kind > AWARDSIG_DISCRETIONARY) {
-			say(why, whylen, "share %zu: malformed report id or kind", i);
+			tl_why(why, whylen, "share %zu: malformed report id or kind", i);
 			return TL_EINVAL;
 		}
 		if (s->fen <= 0 || s->fen > AWARDSIG_CAP_FEN) {
-			say(why, whylen, "share %zu: amount must be 1..%lld fen", i,
+			tl_why(why, whylen, "share %zu: amount must be 1..%lld fen", i,
 			    (long long)AWARDSIG_CAP_FEN);
 			return s->fen > 0 ? TL_ETOOBIG : TL_EINVAL;
 		}
 		for (size_t j = 0; j < i; j++)
 			if (strcmp(a->shares[j].report_id, s->report_id) == 0) {
-				say(why, whylen, "share %zu: report %s has two shares", i, s->report_id);
+				tl_why(why, whylen, "share %zu: report %s has two shares", i, s->report_id);
 				return TL_EINVAL;
 			}
 		/* Both operands are <= the cap, so 64 of them cannot overflow. */
 		sum += s->fen;
 	}
 	if (sum != a->total_fen) {
-		say(why, whylen, "shares sum to %lld fen, not total_fen %lld", (long long)sum,
+		tl_why(why, whylen, "shares sum to %lld fen, not total_fen %lld", (long long)sum,
 		    (long long)a->total_fen);
 		return TL_EINVAL;
 	}
@@ -207,7 +194,7 @@ awardsig_format(const struct awardsig *a, char *out, size_t outlen, size_t *len,
 		    awardsig_kind_name(a->shares[i].kind));
 	if (o.overflow) {
 		out[0] = '\0';
-		say(why, whylen, "canonical text longer than %zu bytes", outlen - 1);
+		tl_why(why, whylen, "canonical text longer than %zu bytes", outlen - 1);
 		return TL_ETOOBIG;
 	}
 	*len = o.len;
@@ -255,11 +242,11 @@ keyed(struct lines *l, const char *key, const char **v, size_t *vn, char *why, s
 	const char *s;
 
 	if (!next_line(l, &s, &n)) {
-		say(why, whylen, "line %d: missing (expected %s=)", l->no + 1, key);
+		tl_why(why, whylen, "line %d: missing (expected %s=)", l->no + 1, key);
 		return false;
 	}
 	if (n <= kn || memcmp(s, key, kn) != 0 || s[kn] != '=') {
-		say(why, whylen, "line %d: expected %s=", l->no, key);
+		tl_why(why, whylen, "line %d: expected %s=", l->no, key);
 		return false;
 	}
 	*v = s + kn + 1;
@@ -277,7 +264,7 @@ keyed_int(struct lines *l, const char *key, int64_t min, int64_t max, int64_t *o
 	if (!keyed(l, key, &v, &n, why, whylen))
 		return false;
 	if (!dec(v, n, min, max, out)) {
-		say(why, whylen, "line %d: %s must be a decimal number in %lld..%lld", l->no, key,
+		tl_why(why, whylen, "line %d: %s must be a decimal number in %lld..%lld", l->no, key,
 		    (long long)min, (long long)max);
 		return false;
 	}
@@ -293,7 +280,7 @@ keyed_hexid(struct lines *l, const char *key, char out[AWARDSIG_ID_LEN + 1], cha
 	if (!keyed(l, key, &v, &n, why, whylen))
 		return false;
 	if (!hexid_valid_n(v, n)) {
-		say(why, whylen, "line %d: %s must be 32 lowercase hex characters", l->no, key);
+		tl_why(why, whylen, "line %d: %s must be 32 lowercase hex characters", l->no, key);
 		return false;
 	}
 	memcpy(out, v, n);
@@ -310,7 +297,7 @@ keyed_ref(struct lines *l, const char *key, char out[AWARDSIG_REF_MAX + 1], char
 	if (!keyed(l, key, &v, &n, why, whylen))
 		return false;
 	if (!ref_valid_n(v, n)) {
-		say(why, whylen, "line %d: %s must be 1..%d characters of [A-Za-z0-9._@:-]", l->no, key,
+		tl_why(why, whylen, "line %d: %s must be 1..%d characters of [A-Za-z0-9._@:-]", l->no, key,
 		    AWARDSIG_REF_MAX);
 		return false;
 	}
@@ -333,7 +320,7 @@ share_line(struct lines *l, size_t idx, struct awardsig_share *sh, char *why, si
 		if (i < n && v[i] != ',')
 			continue;
 		if (k == 4) {
-			say(why, whylen, "line %d: a share has exactly four fields", l->no);
+			tl_why(why, whylen, "line %d: a share has exactly four fields", l->no);
 			return false;
 		}
 		f[k] = v + start;
@@ -341,21 +328,21 @@ share_line(struct lines *l, size_t idx, struct awardsig_share *sh, char *why, si
 		start = i + 1;
 	}
 	if (k != 4) {
-		say(why, whylen, "line %d: a share has exactly four fields", l->no);
+		tl_why(why, whylen, "line %d: a share has exactly four fields", l->no);
 		return false;
 	}
 	if (!dec(f[0], fn[0], 0, AWARDSIG_MAX_SHARES - 1, &x) || (size_t)x != idx) {
-		say(why, whylen, "line %d: share index must be %zu (in order from 0)", l->no, idx);
+		tl_why(why, whylen, "line %d: share index must be %zu (in order from 0)", l->no, idx);
 		return false;
 	}
 	if (!hexid_valid_n(f[1], fn[1])) {
-		say(why, whylen, "line %d: share report id must be 32 lowercase hex characters", l->no);
+		tl_why(why, whylen, "line %d: share report id must be 32 lowercase hex characters", l->no);
 		return false;
 	}
 	memcpy(sh->report_id, f[1], fn[1]);
 	sh->report_id[fn[1]] = '\0';
 	if (!dec(f[2], fn[2], 1, AWARDSIG_CAP_FEN, &sh->fen)) {
-		say(why, whylen, "line %d: share amount must be 1..%lld fen", l->no,
+		tl_why(why, whylen, "line %d: share amount must be 1..%lld fen", l->no,
 		    (long long)AWARDSIG_CAP_FEN);
 		return false;
 	}
@@ -364,7 +351,7 @@ share_line(struct lines *l, size_t idx, struct awardsig_share *sh, char *why, si
 			sh->kind = (enum awardsig_kind)kind;
 			return true;
 		}
-	say(why, whylen, "line %d: share kind must be first, simultaneous or discretionary", l->no);
+	tl_why(why, whylen, "line %d: share kind must be first, simultaneous or discretionary", l->no);
 	return false;
 }
 
@@ -376,7 +363,7 @@ parse_lines(struct lines *l, struct awardsig *a, char *why, size_t whylen)
 	int64_t x;
 
 	if (!next_line(l, &s, &n) || n != strlen(HEADER) || memcmp(s, HEADER, n) != 0) {
-		say(why, whylen, "line 1: expected \"" HEADER "\"");
+		tl_why(why, whylen, "line 1: expected \"" HEADER "\"");
 		return false;
 	}
 	if (!keyed(l, "decision", &v, &n, why, whylen))
@@ -386,7 +373,7 @@ parse_lines(struct lines *l, struct awardsig *a, char *why, size_t whylen)
 	} else if (n == 6 && memcmp(v, "reject", 6) == 0) {
 		a->decision = AWARDSIG_REJECT;
 	} else {
-		say(why, whylen, "line %d: decision must be approve or reject", l->no);
+		tl_why(why, whylen, "line %d: decision must be approve or reject", l->no);
 		return false;
 	}
 	if (!keyed_hexid(l, "award_id", a->award_id, why, whylen) ||
@@ -396,7 +383,7 @@ parse_lines(struct lines *l, struct awardsig *a, char *why, size_t whylen)
 	if (!keyed_hexid(l, "case_id", a->case_id, why, whylen) || !keyed(l, "district", &v, &n, why, whylen))
 		return false;
 	if (!district_valid_n(v, n)) {
-		say(why, whylen, "line %d: district must be 6 digits", l->no);
+		tl_why(why, whylen, "line %d: district must be 6 digits", l->no);
 		return false;
 	}
 	memcpy(a->district, v, n);
@@ -421,7 +408,7 @@ parse_lines(struct lines *l, struct awardsig *a, char *why, size_t whylen)
 		if (!share_line(l, i, &a->shares[i], why, whylen))
 			return false;
 	if (next_line(l, &s, &n)) {
-		say(why, whylen, "line %d: unexpected line after the last share", l->no);
+		tl_why(why, whylen, "line %d: unexpected line after the last share", l->no);
 		return false;
 	}
 	return true;
@@ -438,22 +425,22 @@ awardsig_parse(const char *text, size_t len, struct awardsig *out, char *why, si
 
 	memset(out, 0, sizeof(*out));
 	if (len == 0 || len > AWARDSIG_TEXT_MAX) {
-		say(why, whylen, "award text must be 1..%d bytes", AWARDSIG_TEXT_MAX);
+		tl_why(why, whylen, "award text must be 1..%d bytes", AWARDSIG_TEXT_MAX);
 		return TL_EPROTO;
 	}
 	if (text[len - 1] != '\n') {
-		say(why, whylen, "award text must end with a line feed");
+		tl_why(why, whylen, "award text must end with a line feed");
 		return TL_EPROTO;
 	}
 	for (size_t i = 0; i < len; i++)
 		if ((unsigned char)text[i] < 0x20 ? text[i] != '\n' : (unsigned char)text[i] > 0x7e) {
-			say(why, whylen, "byte %zu: only printable ASCII and line feeds are allowed", i);
+			tl_why(why, whylen, "byte %zu: only printable ASCII and line feeds are allowed", i);
 			return TL_EPROTO;
 		}
 	if (!parse_lines(&l, out, why, whylen))
 		goto fail;
 	if (awardsig_validate(out, sub, sizeof(sub)) != TL_OK) {
-		say(why, whylen, "%s", sub);
+		tl_why(why, whylen, "%s", sub);
 		goto fail;
 	}
 	/* Belt and braces: a text is accepted only if it is exactly what
@@ -465,7 +452,7 @@ awardsig_parse(const char *text, size_t len, struct awardsig *out, char *why, si
 	}
 	if (awardsig_format(out, again, AWARDSIG_TEXT_MAX + 1, &again_len, sub, sizeof(sub)) != TL_OK ||
 	    again_len != len || memcmp(again, text, len) != 0) {
-		say(why, whylen, "award text is not in canonical form");
+		tl_why(why, whylen, "award text is not in canonical form");
 		goto fail;
 	}
 	free(again);
@@ -487,29 +474,29 @@ awardsig_rules_check(const struct awardsig *a, int64_t dual_threshold_fen,
 	char sub[160];
 
 	if (awardsig_validate(a, sub, sizeof(sub)) != TL_OK) {
-		say(why, whylen, "%s", sub);
+		tl_why(why, whylen, "%s", sub);
 		return TL_EDENIED;
 	}
 	if (a->decision != AWARDSIG_APPROVE) {
-		say(why, whylen, "the decision is not an approval");
+		tl_why(why, whylen, "the decision is not an approval");
 		return TL_EDENIED;
 	}
 	if (n == 0 || n > AWARDSIG_MAX_APPROVERS) {
-		say(why, whylen, "an approval needs 1..%d approvers, got %zu", AWARDSIG_MAX_APPROVERS, n);
+		tl_why(why, whylen, "an approval needs 1..%d approvers, got %zu", AWARDSIG_MAX_APPROVERS, n);
 		return TL_EDENIED;
 	}
 	for (size_t i = 0; i < n; i++) {
 		if (!awardsig_ref_valid(ap[i].staff_id)) {
-			say(why, whylen, "approver %zu has a malformed staff id", i);
+			tl_why(why, whylen, "approver %zu has a malformed staff id", i);
 			return TL_EDENIED;
 		}
 		if (strcmp(ap[i].staff_id, a->proposer) == 0) {
-			say(why, whylen, "the proposer %s cannot approve their own award", a->proposer);
+			tl_why(why, whylen, "the proposer %s cannot approve their own award", a->proposer);
 			return TL_EDENIED;
 		}
 		for (size_t j = 0; j < i; j++)
 			if (strcmp(ap[j].staff_id, ap[i].staff_id) == 0) {
-				say(why, whylen, "approver %s counted twice", ap[i].staff_id);
+				tl_why(why, whylen, "approver %s counted twice", ap[i].staff_id);
 				return TL_EDENIED;
 			}
 		if (ap[i].level == AWARDSIG_CITY)
@@ -522,12 +509,12 @@ awardsig_rules_check(const struct awardsig *a, int64_t dual_threshold_fen,
 		required = a->required_approvals;
 	need_city = a->total_fen > dual_threshold_fen || a->need_city;
 	if ((int)n < required) {
-		say(why, whylen, "%lld fen needs %d distinct approvers, got %zu", (long long)a->total_fen,
+		tl_why(why, whylen, "%lld fen needs %d distinct approvers, got %zu", (long long)a->total_fen,
 		    required, n);
 		return TL_EDENIED;
 	}
 	if (need_city && !have_city) {
-		say(why, whylen, "%lld fen needs a city-level approver", (long long)a->total_fen);
+		tl_why(why, whylen, "%lld fen needs a city-level approver", (long long)a->total_fen);
 		return TL_EDENIED;
 	}
 	return TL_OK;

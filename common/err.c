@@ -1,5 +1,8 @@
 #include "compat.h"
 
+#include <stdarg.h>
+#include <stdio.h>
+
 const char *
 tl_strerror(enum tl_err e)
 {
@@ -23,4 +26,16 @@ tl_strerror(enum tl_err e)
 	case TL_ERR_MAX_: break;
 	}
 	return "unknown error";
+}
+
+void
+tl_why(char *why, size_t whylen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!why || whylen == 0)
+		return;
+	va_start(ap, fmt);
+	(void)vsnprintf(why, whylen, fmt, ap);
+	va_end(ap);
 }

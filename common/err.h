@@ -31,4 +31,9 @@ enum tl_err {
 
 const char *tl_strerror(enum tl_err e);
 
+#include <stddef.h>
+/* Formats an error's explanation into why[whylen] (the "why" out-parameter
+ * many functions take); does nothing when why is NULL or whylen 0. */
+void tl_why(char *why, size_t whylen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 #endif

@@ -12,18 +12,6 @@
 #define PAYFILE_AMOUNT_MAX INT64_C(50000000)
 #define KEYLINE_LEN (4 + PAYFILE_KEYID_HEX + 1) /* "key " hex "\n" */
 
-static void TL_PRINTF(3, 4)
-say(char *why, size_t whylen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!why || whylen == 0)
-		return;
-	va_start(ap, fmt);
-	(void)vsnprintf(why, whylen, fmt, ap);
-	va_end(ap);
-}
-
 void
 payfile_key_id(const unsigned char pk[crypto_box_PUBLICKEYBYTES], char out[PAYFILE_KEYID_HEX + 1])
 {
@@ -69,19 +57,19 @@ check_content(const struct payfile *pf, char *why, size_t whylen)
 	int64_t sum = 0;
 
 	if (!id_valid(pf->batch_id)) {
-		say(why, whylen, "invalid batch id");
+		tl_why(why, whylen, "invalid batch id");
 		return TL_EINVAL;
 	}
 	if (!scope_valid(pf->scope)) {
-		say(why, whylen, "invalid district scope");
+		tl_why(why, whylen, "invalid district scope");
 		return TL_EINVAL;
 	}
 	if (pf->n_rows == 0 || !pf->rows) {
-		say(why, whylen, "the batch has no rows; an empty batch is never written");
+		tl_why(why, whylen, "the batch has no rows; an empty batch is never written");
 		return TL_EINVAL;
 	}
 	if (pf->n_rows > PAYFILE_MAX_ROWS) {
-		say(why, whylen, "the batch has %zu rows, at most %d are allowed", pf->n_rows,
+		tl_why(why, whylen, "the batch has %zu rows, at most %d are allowed", pf->n_rows,
 		    PAYFILE_MAX_ROWS);
 		return TL_EINVAL;
 	}
@@ -90,36 +78,36 @@ check_content(const struct payfile *pf, char *why, size_t whylen)
 
 		if (!id_valid(r->award_id) || !id_valid(r->report_id) || r->share_idx < 0 ||
 		    r->share_idx > 63 || !district_valid(r->district)) {
-			say(why, whylen, "row %zu: invalid award, share, report or district", i + 1);
+			tl_why(why, whylen, "row %zu: invalid award, share, report or district", i + 1);
 			return TL_EINVAL;
 		}
 		if (strcmp(pf->scope, PAYFILE_SCOPE_ALL) != 0 && strcmp(pf->scope, r->district) != 0) {
-			say(why, whylen, "row %zu: district %s is outside the batch's district %s", i + 1,
+			tl_why(why, whylen, "row %zu: district %s is outside the batch's district %s", i + 1,
 			    r->district, pf->scope);
 			return TL_EINVAL;
 		}
 		if (r->amount_fen <= 0 || r->amount_fen > PAYFILE_AMOUNT_MAX) {
-			say(why, whylen, "row %zu: amount %lld fen is outside 1..%lld", i + 1,
+			tl_why(why, whylen, "row %zu: amount %lld fen is outside 1..%lld", i + 1,
 			    (long long)r->amount_fen, (long long)PAYFILE_AMOUNT_MAX);
 			return TL_EINVAL;
 		}
 		if (!r->sealed || r->sealed_len <= crypto_box_SEALBYTES ||
 		    r->sealed_len > PAYFILE_SEALED_MAX) {
-			say(why, whylen, "row %zu: the sealed payee is missing or has a bad size", i + 1);
+			tl_why(why, whylen, "row %zu: the sealed payee is missing or has a bad size", i + 1);
 			return TL_EINVAL;
 		}
 		/* Quadratic, but bounded by PAYFILE_MAX_ROWS and only run once. */
 		for (size_t k = 0; k < i; k++)
 			if (pf->rows[k].share_idx == r->share_idx &&
 			    strcmp(pf->rows[k].award_id, r->award_id) == 0) {
-				say(why, whylen, "rows %zu and %zu pay the same share (award %s share %d)",
+				tl_why(why, whylen, "rows %zu and %zu pay the same share (award %s share %d)",
 				    k + 1, i + 1, r->award_id, r->share_idx);
 				return TL_EINVAL;
 			}
 		sum += r->amount_fen; /* bounded: 2000 * 5e7 fits easily */
 	}
 	if (sum != pf->total_fen) {
-		say(why, whylen, "the stated total %lld fen does not equal the sum of the rows %lld fen",
+		tl_why(why, whylen, "the stated total %lld fen does not equal the sum of the rows %lld fen",
 		    (long long)pf->total_fen, (long long)sum);
 		return TL_EINVAL;
 	}
@@ -217,21 +205,21 @@ payfile_seal(const struct payfile *pf, const unsigned char pk[crypto_box_PUBLICK
 	plen = strlen(plain);
 	slen = plen + crypto_box_SEALBYTES;
 	if (slen + sizeof(PAYFILE_MAGIC) + KEYLINE_LEN > PAYFILE_MAX_BYTES) {
-		say(why, whylen, "the batch file would exceed %d bytes", PAYFILE_MAX_BYTES);
+		tl_why(why, whylen, "the batch file would exceed %d bytes", PAYFILE_MAX_BYTES);
 		e = TL_ETOOBIG;
 		goto cleanup;
 	}
 	if (!(sealed = malloc(slen)))
 		goto cleanup;
 	if (crypto_box_seal(sealed, (const unsigned char *)plain, plen, pk) != 0) {
-		say(why, whylen, "sealing the batch file failed");
+		tl_why(why, whylen, "sealing the batch file failed");
 		e = TL_ECRYPTO;
 		goto cleanup;
 	}
 	(void)snprintf(line, sizeof(line), "key %s\n", key_id);
 	if ((e = buf_append_str(out, PAYFILE_MAGIC)) != TL_OK ||
 	    (e = buf_append_str(out, line)) != TL_OK || (e = buf_append(out, sealed, slen)) != TL_OK) {
-		say(why, whylen, "the batch file does not fit its buffer");
+		tl_why(why, whylen, "the batch file does not fit its buffer");
 		buf_reset(out);
 		goto cleanup;
 	}
@@ -331,7 +319,7 @@ parse_row(json_t *j, struct payfile_row *r, size_t i, char *why, size_t whylen)
 	    !get_int(j, "amount_fen", 1, PAYFILE_AMOUNT_MAX, &r->amount_fen) || !json_is_string(s) ||
 	    (n = json_string_length(s)) == 0 ||
 	    n > sodium_base64_encoded_len(PAYFILE_SEALED_MAX, sodium_base64_VARIANT_ORIGINAL)) {
-		say(why, whylen, "row %zu is malformed", i + 1);
+		tl_why(why, whylen, "row %zu is malformed", i + 1);
 		return TL_EPROTO;
 	}
 	r->share_idx = (int)idx;
@@ -340,7 +328,7 @@ parse_row(json_t *j, struct payfile_row *r, size_t i, char *why, size_t whylen)
 	if (sodium_base642bin(r->sealed, n, json_string_value(s), n, NULL, &r->sealed_len, NULL,
 	                      sodium_base64_VARIANT_ORIGINAL) != 0 ||
 	    r->sealed_len <= crypto_box_SEALBYTES || r->sealed_len > PAYFILE_SEALED_MAX) {
-		say(why, whylen, "row %zu: the sealed payee is not valid base64 of a sealed box", i + 1);
+		tl_why(why, whylen, "row %zu: the sealed payee is not valid base64 of a sealed box", i + 1);
 		return TL_EPROTO;
 	}
 	return TL_OK;
@@ -363,20 +351,20 @@ parse_doc(json_t *j, struct payfile *pf, const char *key_id, char *why, size_t w
 	    time_parse_rfc3339(t, &pf->created_ms) != TL_OK ||
 	    !get_int(j, "row_count", 0, PAYFILE_MAX_ROWS, &count) ||
 	    !get_int(j, "total_fen", 0, INT64_MAX, &pf->total_fen) || !json_is_array(rows)) {
-		say(why, whylen, "the batch document is malformed (missing, extra or invalid fields)");
+		tl_why(why, whylen, "the batch document is malformed (missing, extra or invalid fields)");
 		return TL_EPROTO;
 	}
 	if (strcmp(kid, key_id) != 0) {
-		say(why, whylen, "the key line of the file was altered");
+		tl_why(why, whylen, "the key line of the file was altered");
 		return TL_EPROTO;
 	}
 	if (json_array_size(rows) != (size_t)count) {
-		say(why, whylen, "the file states %lld rows but holds %zu", (long long)count,
+		tl_why(why, whylen, "the file states %lld rows but holds %zu", (long long)count,
 		    json_array_size(rows));
 		return TL_EPROTO;
 	}
 	if (count == 0) {
-		say(why, whylen, "the batch has no rows");
+		tl_why(why, whylen, "the batch has no rows");
 		return TL_EPROTO;
 	}
 	if (!(pf->rows = calloc((size_t)count, sizeof(*pf->rows))))
@@ -406,30 +394,30 @@ payfile_open(const void *data, size_t len, const unsigned char sk[crypto_box_SEC
 
 	memset(out, 0, sizeof(*out));
 	if (memcmp(p, PAYFILE_MAGIC, len < mlen ? len : mlen) != 0) {
-		say(why, whylen, "not a Tipline payment file (it does not start with TLPAYFILE1)");
+		tl_why(why, whylen, "not a Tipline payment file (it does not start with TLPAYFILE1)");
 		return TL_EPROTO;
 	}
 	if (len <= hlen + crypto_box_SEALBYTES) {
-		say(why, whylen, "the file is truncated (%zu bytes)", len);
+		tl_why(why, whylen, "the file is truncated (%zu bytes)", len);
 		return TL_EPROTO;
 	}
 	if (len > PAYFILE_MAX_BYTES) {
-		say(why, whylen, "the file is larger than %d bytes", PAYFILE_MAX_BYTES);
+		tl_why(why, whylen, "the file is larger than %d bytes", PAYFILE_MAX_BYTES);
 		return TL_EPROTO;
 	}
 	if (memcmp(p + mlen, "key ", 4) != 0 || p[hlen - 1] != '\n') {
-		say(why, whylen, "the file's key line is damaged");
+		tl_why(why, whylen, "the file's key line is damaged");
 		return TL_EPROTO;
 	}
 	memcpy(theirs, p + mlen + 4, PAYFILE_KEYID_HEX);
 	theirs[PAYFILE_KEYID_HEX] = '\0';
 	if (crypto_scalarmult_base(pk, sk) != 0) {
-		say(why, whylen, "the export secret key is invalid");
+		tl_why(why, whylen, "the export secret key is invalid");
 		return TL_ECRYPTO;
 	}
 	payfile_key_id(pk, mine);
 	if (strcmp(mine, theirs) != 0) {
-		say(why, whylen, "wrong key: the file is sealed to export key %s, the key given is %s",
+		tl_why(why, whylen, "wrong key: the file is sealed to export key %s, the key given is %s",
 		    theirs, mine);
 		return TL_ECRYPTO;
 	}
@@ -437,13 +425,13 @@ payfile_open(const void *data, size_t len, const unsigned char sk[crypto_box_SEC
 	if (!(plain = malloc(plen)))
 		return TL_ENOMEM;
 	if (crypto_box_seal_open(plain, p + hlen, len - hlen, pk, sk) != 0) {
-		say(why, whylen, "the file does not open with this key: it was truncated or altered "
+		tl_why(why, whylen, "the file does not open with this key: it was truncated or altered "
 		                 "after it was written");
 		e = TL_ECRYPTO;
 		goto cleanup;
 	}
 	if (!(j = json_loadb((const char *)plain, plen, JSON_REJECT_DUPLICATES, &jerr))) {
-		say(why, whylen, "the batch document is not valid JSON");
+		tl_why(why, whylen, "the batch document is not valid JSON");
 		e = TL_EPROTO;
 		goto cleanup;
 	}
@@ -453,7 +441,7 @@ payfile_open(const void *data, size_t len, const unsigned char sk[crypto_box_SEC
 		struct payfile_row *r = &out->rows[i];
 
 		if ((e = open_payee(r, pk, sk)) != TL_OK) {
-			say(why, whylen, "row %zu (award %s share %d): the payee details %s", i + 1,
+			tl_why(why, whylen, "row %zu (award %s share %d): the payee details %s", i + 1,
 			    r->award_id, r->share_idx,
 			    e == TL_ECRYPTO ? "do not open with this key" : "are malformed");
 			if (e != TL_ENOMEM)

@@ -5,19 +5,6 @@
 #include "log.h"
 #include "staffkey.h"
 
-static void say(char *why, size_t whylen, const char *fmt, ...) TL_PRINTF(3, 4);
-static void
-say(char *why, size_t whylen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!why || !whylen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(why, whylen, fmt, ap);
-	va_end(ap);
-}
-
 bool
 payouts_scope_covers(const char *scope, const char *district)
 {
@@ -67,29 +54,29 @@ check_staff(struct payouts_svc *s, const char *name, enum auth_role want, const 
 	enum tl_err e = payouts_staff_user(s, name, &role, scope);
 
 	if (e == TL_ENOTFOUND) {
-		say(why, whylen, "%s is not a finance user", name ? name : "?");
+		tl_why(why, whylen, "%s is not a finance user", name ? name : "?");
 		return TL_EDENIED;
 	}
 	if (e == TL_EDENIED) {
-		say(why, whylen, "user %s is disabled", name);
+		tl_why(why, whylen, "user %s is disabled", name);
 		return TL_EDENIED;
 	}
 	if (e != TL_OK) {
-		say(why, whylen, "cannot look up user %s (%s)", name, tl_strerror(e));
+		tl_why(why, whylen, "cannot look up user %s (%s)", name, tl_strerror(e));
 		return e;
 	}
 	if (role != want) {
-		say(why, whylen, "%s is a %s, not a %s", name, auth_role_name(role), auth_role_name(want));
+		tl_why(why, whylen, "%s is a %s, not a %s", name, auth_role_name(role), auth_role_name(want));
 		return TL_EDENIED;
 	}
 	/* An approver's level comes from a district code; "all" has none. */
 	if (want == AUTH_ROLE_FINANCE_APPROVER && strcmp(scope, "all") == 0) {
-		say(why, whylen, "approver %s has scope \"all\"; an approver needs a district or the city (120000)",
+		tl_why(why, whylen, "approver %s has scope \"all\"; an approver needs a district or the city (120000)",
 		    name);
 		return TL_EDENIED;
 	}
 	if (!payouts_scope_covers(scope, district)) {
-		say(why, whylen, "%s works for district %s and cannot act on an award of district %s", name, scope,
+		tl_why(why, whylen, "%s works for district %s and cannot act on an award of district %s", name, scope,
 		    district);
 		return TL_EDENIED;
 	}
@@ -136,24 +123,24 @@ payouts_propose(struct payouts_svc *s, const char *case_id, const char *award_id
 	bool manual = total_fen != 0, existed;
 	enum tl_err e;
 
-	say(why, whylen, "ok");
+	tl_why(why, whylen, "ok");
 	if (!case_id || !id_valid(case_id) || !award_id || !id_valid(award_id)) {
-		say(why, whylen, "malformed case or award id");
+		tl_why(why, whylen, "malformed case or award id");
 		return TL_EINVAL;
 	}
 	if (total_fen < 0 || total_fen > MONEY_HARD_CAP_FEN) {
-		say(why, whylen, "award of %lld fen is outside 1 .. %lld fen (the cap per tip)", (long long)total_fen,
+		tl_why(why, whylen, "award of %lld fen is outside 1 .. %lld fen (the cap per tip)", (long long)total_fen,
 		    (long long)MONEY_HARD_CAP_FEN);
 		return total_fen < 0 ? TL_EINVAL : TL_ETOOBIG;
 	}
 	if (!reason_ok(reason) || (manual && (!reason || !reason[0]))) {
-		say(why, whylen, manual ? "a manual amount needs a reason (at most %d bytes, one line)"
+		tl_why(why, whylen, manual ? "a manual amount needs a reason (at most %d bytes, one line)"
 		                        : "the reason must be at most %d bytes on one line",
 		    APPROVAL_REASON_MAX);
 		return TL_EINVAL;
 	}
 	if (!s->audit) {
-		say(why, whylen, "the audit chain is not open; nothing was recorded");
+		tl_why(why, whylen, "the audit chain is not open; nothing was recorded");
 		return TL_EUNAVAIL;
 	}
 	if (!(v = malloc(sizeof(*v))) || !(a = calloc(1, sizeof(*a))) || !(old = malloc(sizeof(*old)))) {
@@ -163,24 +150,24 @@ payouts_propose(struct payouts_svc *s, const char *case_id, const char *award_id
 	}
 	pthread_mutex_lock(&s->lock);
 	if ((e = cases_get(s, case_id, now_ms, v)) != TL_OK) {
-		say(why, whylen, e == TL_ENOTFOUND ? "case %s is unknown" : "case %s cannot be read (%s)", case_id,
+		tl_why(why, whylen, e == TL_ENOTFOUND ? "case %s is unknown" : "case %s cannot be read (%s)", case_id,
 		    tl_strerror(e));
 		goto out;
 	}
 	if ((e = check_staff(s, proposer, AUTH_ROLE_FINANCE_PROPOSER, v->district, scope, why, whylen)) != TL_OK)
 		goto out;
 	if (v->merged_into[0]) {
-		say(why, whylen, "case %s was merged into case %s; propose there", case_id, v->merged_into);
+		tl_why(why, whylen, "case %s was merged into case %s; propose there", case_id, v->merged_into);
 		e = TL_EDENIED;
 		goto out;
 	}
 	if (strcmp(v->state, "substantiated") != 0) {
-		say(why, whylen, "case %s is %s, not substantiated", case_id, v->state);
+		tl_why(why, whylen, "case %s is %s, not substantiated", case_id, v->state);
 		e = TL_EDENIED;
 		goto out;
 	}
 	if (!v->has_computed || v->n_shares == 0) {
-		say(why, whylen, "case %s has no computed award yet (its reports have not arrived)", case_id);
+		tl_why(why, whylen, "case %s has no computed award yet (its reports have not arrived)", case_id);
 		e = TL_EDENIED;
 		goto out;
 	}
@@ -200,7 +187,7 @@ payouts_propose(struct payouts_svc *s, const char *case_id, const char *award_id
 			sharers[i].received_ms = (int64_t)i;
 		}
 		if ((e = award_split(total_fen, sharers, v->n_shares, a->shares)) != TL_OK) {
-			say(why, whylen, "%lld fen cannot be split among %zu reporters", (long long)total_fen,
+			tl_why(why, whylen, "%lld fen cannot be split among %zu reporters", (long long)total_fen,
 			    v->n_shares);
 			goto out;
 		}
@@ -218,7 +205,7 @@ payouts_propose(struct payouts_svc *s, const char *case_id, const char *award_id
 	if ((e = audit(s, proposer, "propose", award_id, case_id,
 	               manual && total_fen != v->computed_fen ? "manual_amount" : "-")) != TL_OK) {
 		log_err("award %s proposed but the audit chain write failed (%s)", award_id, tl_strerror(e));
-		say(why, whylen, "award %s was recorded but the audit chain could not be written (%s)", award_id,
+		tl_why(why, whylen, "award %s was recorded but the audit chain could not be written (%s)", award_id,
 		    tl_strerror(e));
 		goto out;
 	}
@@ -245,52 +232,52 @@ payouts_decide(struct payouts_svc *s, const char *award_id, const char *staff, e
 	enum award_status st = AWARD_PROPOSED;
 	enum tl_err e;
 
-	say(why, whylen, "ok");
+	tl_why(why, whylen, "ok");
 	memset(&k, 0, sizeof(k));
 	if (!award_id || !id_valid(award_id) || (d != APPROVAL_APPROVE && d != APPROVAL_REJECT)) {
-		say(why, whylen, "malformed award id or decision");
+		tl_why(why, whylen, "malformed award id or decision");
 		return TL_EINVAL;
 	}
 	if (!reason_ok(reason) || (d == APPROVAL_REJECT && (!reason || !reason[0]))) {
-		say(why, whylen, d == APPROVAL_REJECT ? "a rejection needs a reason (at most %d bytes, one line)"
+		tl_why(why, whylen, d == APPROVAL_REJECT ? "a rejection needs a reason (at most %d bytes, one line)"
 		                                      : "the reason must be at most %d bytes on one line",
 		    APPROVAL_REASON_MAX);
 		return TL_EINVAL;
 	}
 	if (!password || !password[0]) {
-		say(why, whylen, "type your password to sign the decision");
+		tl_why(why, whylen, "type your password to sign the decision");
 		return TL_EDENIED;
 	}
 	if (!s->audit) {
-		say(why, whylen, "the audit chain is not open; nothing was recorded");
+		tl_why(why, whylen, "the audit chain is not open; nothing was recorded");
 		return TL_EUNAVAIL;
 	}
 	if (!(r = malloc(sizeof(*r))))
 		return TL_ENOMEM;
 	pthread_mutex_lock(&s->lock);
 	if ((e = award_load(s->core, award_id, r)) != TL_OK) {
-		say(why, whylen, e == TL_ENOTFOUND ? "award %s is unknown" : "award %s cannot be read (%s)", award_id,
+		tl_why(why, whylen, e == TL_ENOTFOUND ? "award %s is unknown" : "award %s cannot be read (%s)", award_id,
 		    tl_strerror(e));
 		pthread_mutex_unlock(&s->lock);
 		goto out;
 	}
 	if ((e = check_staff(s, staff, AUTH_ROLE_FINANCE_APPROVER, r->a.district, scope, why, whylen)) == TL_OK &&
 	    strcmp(staff, r->a.proposer) == 0) {
-		say(why, whylen, "%s proposed award %s and cannot approve or reject it", staff, award_id);
+		tl_why(why, whylen, "%s proposed award %s and cannot approve or reject it", staff, award_id);
 		e = TL_EDENIED;
 	}
 	if (e == TL_OK && r->status != AWARD_PROPOSED) {
-		say(why, whylen, "award %s is %s, not awaiting approval", award_id, award_status_name(r->status));
+		tl_why(why, whylen, "award %s is %s, not awaiting approval", award_id, award_status_name(r->status));
 		e = TL_EDENIED;
 	}
 	/* Locked out by wrong passwords (at login or here): no signing, not
 	 * even with the right one, until the lock-out ends. */
 	if (e == TL_OK && auth_user_usable(s->db, staff, now_ms) == TL_EDENIED) {
-		say(why, whylen, "user %s is locked out after too many wrong passwords; nothing was signed", staff);
+		tl_why(why, whylen, "user %s is locked out after too many wrong passwords; nothing was signed", staff);
 		e = TL_EDENIED;
 	}
 	if (e == TL_OK && (e = staffkey_load(s->db, staff, &k)) != TL_OK) {
-		say(why, whylen, e == TL_ENOTFOUND ? "%s has no signing key" : "the signing key of %s cannot be read",
+		tl_why(why, whylen, e == TL_ENOTFOUND ? "%s has no signing key" : "the signing key of %s cannot be read",
 		    staff);
 		e = e == TL_ENOTFOUND ? TL_EDENIED : e;
 	}
@@ -311,14 +298,14 @@ payouts_decide(struct payouts_svc *s, const char *award_id, const char *staff, e
 			pthread_mutex_unlock(&s->lock);
 		}
 		if (e == TL_EDENIED && locked)
-			say(why, whylen, "wrong password: the decision was not signed, and user %s is now locked out",
+			tl_why(why, whylen, "wrong password: the decision was not signed, and user %s is now locked out",
 			    staff);
 		else if (e == TL_EDENIED)
-			say(why, whylen, "wrong password: the decision was not signed");
+			tl_why(why, whylen, "wrong password: the decision was not signed");
 		else if (e == TL_EUNAVAIL)
-			say(why, whylen, "too many signatures at once; try again in a moment");
+			tl_why(why, whylen, "too many signatures at once; try again in a moment");
 		else
-			say(why, whylen, "the signing key of %s cannot be used (%s)", staff, tl_strerror(e));
+			tl_why(why, whylen, "the signing key of %s cannot be used (%s)", staff, tl_strerror(e));
 		log_warn("award %s: %s by %s not signed (%s)", award_id, action, staff, tl_strerror(e));
 		goto out;
 	}
@@ -332,7 +319,7 @@ payouts_decide(struct payouts_svc *s, const char *award_id, const char *staff, e
 	if ((e = audit(s, staff, action, award_id, r->a.case_id, "-")) != TL_OK) {
 		log_err("award %s: %s by %s recorded but the audit chain write failed (%s)", award_id, action, staff,
 		        tl_strerror(e));
-		say(why, whylen, "the decision was recorded but the audit chain could not be written (%s)",
+		tl_why(why, whylen, "the decision was recorded but the audit chain could not be written (%s)",
 		    tl_strerror(e));
 	}
 	log_info("award %s: %s by %s; award is %s", award_id, action, staff, award_status_name(st));

@@ -52,19 +52,6 @@ share_state_parse(const char *s, enum share_state *out)
 
 _Static_assert(AWARD_MAX_REPORTS == LEDGER_SHARES_MAX, "a transfer can name every share");
 
-static void say(char *why, size_t whylen, const char *fmt, ...) TL_PRINTF(3, 4);
-static void
-say(char *why, size_t whylen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!why || !whylen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(why, whylen, fmt, ap);
-	va_end(ap);
-}
-
 /* Staff ids and payee references: the charset of wire.h actors, so they
  * can never break the line format of award_canonical(). */
 static bool
@@ -169,29 +156,29 @@ check_proposal(const struct payouts *p, const struct award_proposal *a, char *wh
 
 	if (!id_valid(a->award_id) || !id_valid(a->case_id) || !district_ok(a->district) ||
 	    a->budget_year < 2000 || a->budget_year > 2999) {
-		say(why, whylen, "malformed award, case id, district or budget year");
+		tl_why(why, whylen, "malformed award, case id, district or budget year");
 		return TL_EINVAL;
 	}
 	if (!ref_ok(a->payee_ref, APPROVAL_PAYEE_MAX) || !ref_ok(a->proposer, APPROVAL_STAFF_MAX)) {
-		say(why, whylen, "malformed payee reference or proposer");
+		tl_why(why, whylen, "malformed payee reference or proposer");
 		return TL_EINVAL;
 	}
 	if (a->total_fen <= 0 || a->computed_fen < 0) {
-		say(why, whylen, "award amount must be positive");
+		tl_why(why, whylen, "award amount must be positive");
 		return TL_EINVAL;
 	}
 	if (a->total_fen > cap || a->computed_fen > cap) {
-		say(why, whylen, "award of %lld fen exceeds the cap of %lld fen per tip",
+		tl_why(why, whylen, "award of %lld fen exceeds the cap of %lld fen per tip",
 		    (long long)a->total_fen, (long long)cap);
 		return TL_ETOOBIG;
 	}
 	if (a->total_fen != a->computed_fen && !a->reason[0]) {
-		say(why, whylen, "an amount different from the computed %lld fen needs a reason",
+		tl_why(why, whylen, "an amount different from the computed %lld fen needs a reason",
 		    (long long)a->computed_fen);
 		return TL_EINVAL;
 	}
 	if (a->n_shares == 0 || a->n_shares > AWARD_MAX_REPORTS) {
-		say(why, whylen, "an award needs 1..%d shares", AWARD_MAX_REPORTS);
+		tl_why(why, whylen, "an award needs 1..%d shares", AWARD_MAX_REPORTS);
 		return TL_EINVAL;
 	}
 	for (size_t i = 0; i < a->n_shares; i++) {
@@ -199,21 +186,21 @@ check_proposal(const struct payouts *p, const struct award_proposal *a, char *wh
 
 		if (!id_valid(s->report_id) || s->fen <= 0 ||
 		    (unsigned)s->kind > AWARD_SHARE_DISCRETIONARY) {
-			say(why, whylen, "share %zu is malformed", i);
+			tl_why(why, whylen, "share %zu is malformed", i);
 			return TL_EINVAL;
 		}
 		for (size_t j = 0; j < i; j++)
 			if (strcmp(a->shares[j].report_id, s->report_id) == 0) {
-				say(why, whylen, "report %s has two shares", s->report_id);
+				tl_why(why, whylen, "report %s has two shares", s->report_id);
 				return TL_EINVAL;
 			}
 		if (!money_add(sum, s->fen, &sum)) {
-			say(why, whylen, "shares overflow");
+			tl_why(why, whylen, "shares overflow");
 			return TL_ETOOBIG;
 		}
 	}
 	if (sum != a->total_fen) {
-		say(why, whylen, "shares sum to %lld fen, not the award's %lld fen", (long long)sum,
+		tl_why(why, whylen, "shares sum to %lld fen, not the award's %lld fen", (long long)sum,
 		    (long long)a->total_fen);
 		return TL_EINVAL;
 	}
@@ -310,7 +297,7 @@ award_propose(struct payouts *p, const struct award_proposal *a, int64_t now_ms,
 	bool row;
 	enum tl_err e;
 
-	say(why, whylen, "ok");
+	tl_why(why, whylen, "ok");
 	if ((e = check_proposal(p, a, why, whylen)) != TL_OK)
 		return e;
 	required = a->total_fen > p->rules.dual_threshold_fen ? 2 : 1;
@@ -322,7 +309,7 @@ award_propose(struct payouts *p, const struct award_proposal *a, int64_t now_ms,
 		if (same_proposal(&old.a, a)) {
 			e = TL_OK;
 		} else {
-			say(why, whylen, "award %s exists with different content", a->award_id);
+			tl_why(why, whylen, "award %s exists with different content", a->award_id);
 			e = TL_EEXIST;
 		}
 		goto cleanup;
@@ -357,7 +344,7 @@ award_propose(struct payouts *p, const struct award_proposal *a, int64_t now_ms,
 		goto cleanup;
 	if ((e = db_step(st, NULL)) != TL_OK) {
 		if (e == TL_ECONFLICT)
-			say(why, whylen, "case %s already has a live award (one award per case)",
+			tl_why(why, whylen, "case %s already has a live award (one award per case)",
 			    a->case_id);
 		goto cleanup;
 	}
@@ -583,7 +570,7 @@ reserve(struct payouts *p, const struct award_record *r, int64_t now_ms, char *w
 	    (e = payouts_budget_remaining(p, a->district, a->budget_year, &left)) != TL_OK)
 		return e;
 	if (left < a->total_fen) {
-		say(why, whylen,
+		tl_why(why, whylen,
 		    "budget exhausted: district %s has %lld fen left in its %d award budget, "
 		    "award %s needs %lld fen; approval refused",
 		    a->district, (long long)left, a->budget_year, a->award_id, (long long)a->total_fen);
@@ -641,27 +628,27 @@ approval_decide(struct payouts *p, const char *award_id, const char *staff_id,
 	bool city, decided;
 	enum tl_err e;
 
-	say(why, whylen, "ok");
+	tl_why(why, whylen, "ok");
 	if (!id_valid(award_id) || !ref_ok(staff_id, APPROVAL_STAFF_MAX) ||
 	    (d != APPROVAL_APPROVE && d != APPROVAL_REJECT) ||
 	    (reason && strlen(reason) > APPROVAL_REASON_MAX)) {
-		say(why, whylen, "malformed decision");
+		tl_why(why, whylen, "malformed decision");
 		return TL_EINVAL;
 	}
 	if ((e = db_begin(p->db)) != TL_OK)
 		return e;
 	if ((e = award_load(p, award_id, &r)) != TL_OK) {
-		say(why, whylen, "award %s: %s", award_id, tl_strerror(e));
+		tl_why(why, whylen, "award %s: %s", award_id, tl_strerror(e));
 		goto cleanup;
 	}
 	if (r.status != AWARD_PROPOSED) {
-		say(why, whylen, "award %s is %s, not awaiting approval", award_id,
+		tl_why(why, whylen, "award %s is %s, not awaiting approval", award_id,
 		    award_status_name(r.status));
 		e = TL_EDENIED;
 		goto cleanup;
 	}
 	if (strcmp(staff_id, r.a.proposer) == 0) {
-		say(why, whylen, "%s proposed award %s and cannot approve or reject it", staff_id,
+		tl_why(why, whylen, "%s proposed award %s and cannot approve or reject it", staff_id,
 		    award_id);
 		e = TL_EDENIED;
 		goto cleanup;
@@ -669,19 +656,19 @@ approval_decide(struct payouts *p, const char *award_id, const char *staff_id,
 	if ((e = staff_get(p, staff_id, &sr)) != TL_OK)
 		goto cleanup;
 	if (!sr.found) {
-		say(why, whylen, "%s has no registered signing key", staff_id);
+		tl_why(why, whylen, "%s has no registered signing key", staff_id);
 		e = TL_ENOTFOUND;
 		goto cleanup;
 	}
 	if ((e = verify_sig(&r, d, sig, sr.pk)) != TL_OK) {
-		say(why, whylen, "signature of %s does not verify for award %s version %d", staff_id,
+		tl_why(why, whylen, "signature of %s does not verify for award %s version %d", staff_id,
 		    award_id, r.version);
 		goto cleanup;
 	}
 	if ((e = approvals_so_far(p, award_id, &n, &city, &decided, staff_id)) != TL_OK)
 		goto cleanup;
 	if (decided) {
-		say(why, whylen, "%s has already decided on award %s", staff_id, award_id);
+		tl_why(why, whylen, "%s has already decided on award %s", staff_id, award_id);
 		e = TL_EEXIST;
 		goto cleanup;
 	}
@@ -691,7 +678,7 @@ approval_decide(struct payouts *p, const char *award_id, const char *staff_id,
 		/* Completing the pair without a city-level approver would leave
 		 * an award that can never be approved: refuse it now. */
 		if (r.need_city && n >= r.required_approvals && !city) {
-			say(why, whylen,
+			tl_why(why, whylen,
 			    "award %s (%lld fen) is above the dual-approval threshold of %lld fen: "
 			    "one of the two approvers must be city-level",
 			    award_id, (long long)r.a.total_fen, (long long)p->rules.dual_threshold_fen);
@@ -743,7 +730,7 @@ approval_verify(struct payouts *p, const char *award_id, char *why, size_t whyle
 	enum tl_err e;
 
 	if ((e = award_load(p, award_id, &r)) != TL_OK) {
-		say(why, whylen, "award %s: %s", award_id, tl_strerror(e));
+		tl_why(why, whylen, "award %s: %s", award_id, tl_strerror(e));
 		return e;
 	}
 	if ((e = db_prepare(p->db, "SELECT a.approver, a.sig, s.level, s.pk FROM approvals a"
@@ -756,13 +743,13 @@ approval_verify(struct payouts *p, const char *award_id, char *why, size_t whyle
 		const char *who = db_col_text(st, 0), *sh = db_col_text(st, 1);
 
 		if (strcmp(who, r.a.proposer) == 0) {
-			say(why, whylen, "award %s: approval by its proposer %s", award_id, who);
+			tl_why(why, whylen, "award %s: approval by its proposer %s", award_id, who);
 			e = TL_EDENIED;
 			goto cleanup;
 		}
 		if (!sh || hex_decode(sh, strlen(sh), sig, sizeof(sig)) != TL_OK ||
 		    verify_sig(&r, APPROVAL_APPROVE, sig, db_col_text(st, 3)) != TL_OK) {
-			say(why, whylen,
+			tl_why(why, whylen,
 			    "award %s: the approval signature of %s does not match the award as stored; "
 			    "refusing to pay",
 			    award_id, who);
@@ -779,7 +766,7 @@ approval_verify(struct payouts *p, const char *award_id, char *why, size_t whyle
 	 * so a row edited to need fewer approvals does not pass. */
 	if (n < r.required_approvals || (r.a.total_fen > p->rules.dual_threshold_fen && n < 2) ||
 	    ((r.need_city || r.a.total_fen > p->rules.dual_threshold_fen) && !city)) {
-		say(why, whylen, "award %s: %d valid approval(s)%s; not enough to pay", award_id, n,
+		tl_why(why, whylen, "award %s: %d valid approval(s)%s; not enough to pay", award_id, n,
 		    city ? "" : ", none city-level");
 		e = TL_EDENIED;
 	}
@@ -856,23 +843,23 @@ settle_share(struct payouts *p, const char *award_id, int idx, enum ledger_kind 
 	bool found;
 	enum tl_err e;
 
-	say(why, whylen, "ok");
+	tl_why(why, whylen, "ok");
 	if (!transfer_id || !id_valid(transfer_id) || !award_id || !id_valid(award_id)) {
-		say(why, whylen, "malformed award or transfer id");
+		tl_why(why, whylen, "malformed award or transfer id");
 		return TL_EINVAL;
 	}
 	if (idx < 0 || idx >= AWARD_MAX_REPORTS) {
-		say(why, whylen, "share index %d out of range", idx);
+		tl_why(why, whylen, "share index %d out of range", idx);
 		return TL_EINVAL;
 	}
 	if ((e = db_begin(p->db)) != TL_OK)
 		return e;
 	if ((e = award_load(p, award_id, &r)) != TL_OK) {
-		say(why, whylen, "award %s: %s", award_id, tl_strerror(e));
+		tl_why(why, whylen, "award %s: %s", award_id, tl_strerror(e));
 		goto cleanup;
 	}
 	if ((size_t)idx >= r.a.n_shares) {
-		say(why, whylen, "award %s has no share %d (it has %zu)", award_id, idx, r.a.n_shares);
+		tl_why(why, whylen, "award %s has no share %d (it has %zu)", award_id, idx, r.a.n_shares);
 		e = TL_ENOTFOUND;
 		goto cleanup;
 	}
@@ -895,14 +882,14 @@ settle_share(struct payouts *p, const char *award_id, int idx, enum ledger_kind 
 			*out = LEDGER_EXISTS;
 			goto cleanup;
 		}
-		say(why, whylen, "share %d of award %s is already %s by transfer %s; refusing to %s it",
+		tl_why(why, whylen, "share %d of award %s is already %s by transfer %s; refusing to %s it",
 		    idx, award_id, share_state_name(r.share_state[idx]), found ? old.id : "(missing)",
 		    kind == LEDGER_PAY ? "pay" : "forfeit");
 		e = TL_EDENIED;
 		goto cleanup;
 	}
 	if (r.status != AWARD_APPROVED) {
-		say(why, whylen, "award %s is %s, not approved; share %d cannot be settled", award_id,
+		tl_why(why, whylen, "award %s is %s, not approved; share %d cannot be settled", award_id,
 		    award_status_name(r.status), idx);
 		e = TL_EDENIED;
 		goto cleanup;
@@ -914,7 +901,7 @@ settle_share(struct payouts *p, const char *award_id, int idx, enum ledger_kind 
 	if ((e = approval_verify(p, award_id, why, whylen)) != TL_OK)
 		goto cleanup;
 	if ((e = ledger_post_in_tx(p->db, &t, now_ms, out)) != TL_OK) {
-		say(why, whylen, "award %s share %d: ledger refused transfer %s: %s%s", award_id, idx,
+		tl_why(why, whylen, "award %s share %d: ledger refused transfer %s: %s%s", award_id, idx,
 		    transfer_id, tl_strerror(e),
 		    e == TL_EEXIST ? " (the id is already used by another transfer)" : "");
 		goto cleanup;
@@ -922,7 +909,7 @@ settle_share(struct payouts *p, const char *award_id, int idx, enum ledger_kind 
 	if (*out == LEDGER_EXISTS) {
 		/* The id names an identical transfer yet the share is open: the
 		 * database contradicts itself, so do not build on it. */
-		say(why, whylen, "award %s share %d is open but transfer %s already exists", award_id,
+		tl_why(why, whylen, "award %s share %d is open but transfer %s already exists", award_id,
 		    idx, transfer_id);
 		e = TL_ECONFLICT;
 		goto cleanup;
@@ -999,16 +986,16 @@ payouts_release(struct payouts *p, const char *award_id, enum release_reason rr,
 	size_t settled = 0;
 	enum tl_err e;
 
-	say(why, whylen, "ok");
+	tl_why(why, whylen, "ok");
 	if (rr != RELEASE_BANK_REJECTED || !transfer_id || !id_valid(transfer_id) || !award_id ||
 	    !id_valid(award_id)) {
-		say(why, whylen, "malformed release");
+		tl_why(why, whylen, "malformed release");
 		return TL_EINVAL;
 	}
 	if ((e = db_begin(p->db)) != TL_OK)
 		return e;
 	if ((e = award_load(p, award_id, &r)) != TL_OK) {
-		say(why, whylen, "award %s: %s", award_id, tl_strerror(e));
+		tl_why(why, whylen, "award %s: %s", award_id, tl_strerror(e));
 		goto cleanup;
 	}
 	snprintf(t.id, sizeof(t.id), "%s", transfer_id);
@@ -1033,19 +1020,19 @@ payouts_release(struct payouts *p, const char *award_id, enum release_reason rr,
 			*out = LEDGER_EXISTS;
 			goto cleanup;
 		}
-		say(why, whylen, "award %s is already void by another transfer", award_id);
+		tl_why(why, whylen, "award %s is already void by another transfer", award_id);
 		e = e == TL_OK ? TL_EEXIST : TL_EDENIED;
 		goto cleanup;
 	}
 	if (r.status != AWARD_APPROVED) {
-		say(why, whylen, "award %s is %s, not approved", award_id, award_status_name(r.status));
+		tl_why(why, whylen, "award %s is %s, not approved", award_id, award_status_name(r.status));
 		e = TL_EDENIED;
 		goto cleanup;
 	}
 	for (size_t i = 0; i < r.a.n_shares; i++)
 		settled += r.share_state[i] != SHARE_OPEN;
 	if (settled) {
-		say(why, whylen,
+		tl_why(why, whylen,
 		    "award %s has %zu settled share(s); it can no longer be voided as a whole "
 		    "(settle the remaining shares one by one)",
 		    award_id, settled);
@@ -1053,7 +1040,7 @@ payouts_release(struct payouts *p, const char *award_id, enum release_reason rr,
 		goto cleanup;
 	}
 	if ((e = ledger_post_in_tx(p->db, &t, now_ms, out)) != TL_OK) {
-		say(why, whylen, "award %s: ledger refused transfer %s: %s", award_id, transfer_id,
+		tl_why(why, whylen, "award %s: ledger refused transfer %s: %s", award_id, transfer_id,
 		    tl_strerror(e));
 		goto cleanup;
 	}

@@ -83,18 +83,6 @@ export_migrate(struct db *db)
 	return db_migrate(db, EXPORT_SCHEMA, export_steps, TL_ARRAY_LEN(export_steps), NULL);
 }
 
-static void TL_PRINTF(3, 4)
-say(char *why, size_t whylen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!why || whylen == 0)
-		return;
-	va_start(ap, fmt);
-	(void)vsnprintf(why, whylen, fmt, ap);
-	va_end(ap);
-}
-
 static void
 audit_note(struct payouts_svc *s, const char *actor, const char *action, const char *object,
            const char *reason)
@@ -253,17 +241,17 @@ export_lock(const char *dir, int *fd, char *why, size_t whylen)
 
 	*fd = -1;
 	if (!dir || !dir[0] || stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
-		say(why, whylen, "export_dir %s is not a folder", dir ? dir : "(unset)");
+		tl_why(why, whylen, "export_dir %s is not a folder", dir ? dir : "(unset)");
 		return TL_ECONFIG;
 	}
 	if (join(dir, ".export.lock", path, sizeof(path)) != TL_OK)
 		return TL_ETOOBIG;
 	if ((*fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600)) < 0) {
-		say(why, whylen, "cannot open %s: %s", path, strerror(errno));
+		tl_why(why, whylen, "cannot open %s: %s", path, strerror(errno));
 		return TL_EIO;
 	}
 	if (flock(*fd, LOCK_EX | LOCK_NB) != 0) {
-		say(why, whylen, "another export is running; try again when it has finished");
+		tl_why(why, whylen, "another export is running; try again when it has finished");
 		close(*fd);
 		*fd = -1;
 		return TL_EUNAVAIL;
@@ -372,7 +360,7 @@ recover_locked(struct payouts_svc *s, int64_t now_ms, char *why, size_t whylen)
 	db_finalize(st);
 	pthread_mutex_unlock(&s->lock);
 	if (e != TL_OK) {
-		say(why, whylen, "cannot list unfinished batches: %s", tl_strerror(e));
+		tl_why(why, whylen, "cannot list unfinished batches: %s", tl_strerror(e));
 		free(v);
 		return e;
 	}
@@ -406,7 +394,7 @@ recover_locked(struct payouts_svc *s, int64_t now_ms, char *why, size_t whylen)
 			}
 		}
 		if (e != TL_OK)
-			say(why, whylen, "cannot finish interrupted batch %s: %s", v[i].batch_id,
+			tl_why(why, whylen, "cannot finish interrupted batch %s: %s", v[i].batch_id,
 			    tl_strerror(e));
 	}
 	free(v);
@@ -593,14 +581,14 @@ build_jobs(struct payouts_svc *s, const char *batch_id, struct batch_work *w, ch
 		(void)snprintf(j->req.batch_id, sizeof(j->req.batch_id), "%s", batch_id);
 		if ((e = award_load(s->core, w->c[j->first].award_id, &r)) != TL_OK ||
 		    (e = award_canonical(&r, APPROVAL_APPROVE, canon, sizeof(canon), &len)) != TL_OK) {
-			say(why, whylen, "award %s: cannot rebuild the signed text: %s",
+			tl_why(why, whylen, "award %s: cannot rebuild the signed text: %s",
 			    w->c[j->first].award_id, tl_strerror(e));
 			return e;
 		}
 		if (!(j->req.award = strdup(canon)))
 			return TL_ENOMEM;
 		if ((e = load_approvals(s, w->c[j->first].award_id, &j->req)) != TL_OK) {
-			say(why, whylen, "award %s: cannot load its approvals: %s", w->c[j->first].award_id,
+			tl_why(why, whylen, "award %s: cannot load its approvals: %s", w->c[j->first].award_id,
 			    tl_strerror(e));
 			return e;
 		}
@@ -669,26 +657,26 @@ bus_reveal(void *ctx, const struct wire_reveal_req *req, struct wire_reveal_rep 
 	enum tl_err e;
 
 	if (!s->bus) {
-		say(why, whylen, "no NATS connection to ask the vault");
+		tl_why(why, whylen, "no NATS connection to ask the vault");
 		return TL_EUNAVAIL;
 	}
 	buf_init(&q, WIRE_MAX_MSG);
 	buf_init(&a, WIRE_MAX_MSG);
 	if ((e = wire_reveal_req_encode(req, &q)) != TL_OK) {
-		say(why, whylen, "cannot encode the reveal request: %s", tl_strerror(e));
+		tl_why(why, whylen, "cannot encode the reveal request: %s", tl_strerror(e));
 		goto out;
 	}
 	e = bus_request(s->bus, WIRE_SUBJ_VAULT_REVEAL, q.data, q.len, (int)timeout, &a);
 	if (e == TL_ETIMEOUT) {
-		say(why, whylen, "the vault did not answer within %lld ms", (long long)timeout);
+		tl_why(why, whylen, "the vault did not answer within %lld ms", (long long)timeout);
 		goto out;
 	}
 	if (e != TL_OK) {
-		say(why, whylen, "cannot reach the vault: %s", tl_strerror(e));
+		tl_why(why, whylen, "cannot reach the vault: %s", tl_strerror(e));
 		goto out;
 	}
 	if ((e = wire_reveal_rep_decode(a.data ? a.data : "", a.len, rep)) != TL_OK)
-		say(why, whylen, "the vault's answer is malformed");
+		tl_why(why, whylen, "the vault's answer is malformed");
 out:
 	buf_free(&q);
 	buf_free(&a);
@@ -760,10 +748,10 @@ export_batch_with(struct payouts_svc *s, const struct export_hooks *h, const cha
 	batch_id[0] = '\0';
 	if (rows)
 		*rows = 0;
-	say(why, whylen, "ok");
+	tl_why(why, whylen, "ok");
 	if (!payer_valid(payer) || !district ||
 	    (strcmp(district, PAYFILE_SCOPE_ALL) != 0 && !district_valid(district))) {
-		say(why, whylen, "invalid payer or district (a district code or \"all\")");
+		tl_why(why, whylen, "invalid payer or district (a district code or \"all\")");
 		return TL_EINVAL;
 	}
 	if ((e = export_lock(dir, &lockfd, why, whylen)) != TL_OK)
@@ -787,12 +775,12 @@ export_batch_with(struct payouts_svc *s, const struct export_hooks *h, const cha
 	pthread_mutex_unlock(&s->lock);
 	if (e != TL_OK) {
 		if (strcmp(why, "ok") == 0)
-			say(why, whylen, "cannot prepare the batch: %s", tl_strerror(e));
+			tl_why(why, whylen, "cannot prepare the batch: %s", tl_strerror(e));
 		batch_id[0] = '\0';
 		goto out;
 	}
 	if (w.n == 0) {
-		say(why, whylen, "nothing is ready to pay in %s: no approved share with an eligible "
+		tl_why(why, whylen, "nothing is ready to pay in %s: no approved share with an eligible "
 		                 "claim outside another batch",
 		    strcmp(district, "all") == 0 ? "any district" : district);
 		batch_id[0] = '\0';
@@ -832,17 +820,17 @@ export_batch_with(struct payouts_svc *s, const struct export_hooks *h, const cha
 		(void)snprintf(aobj, sizeof(aobj), "batch:%s,award:%s", batch_id, award);
 		e = reveal(ctx, &j->req, &rep, vwhy, sizeof(vwhy));
 		if (e == TL_OK && !rep.ok) {
-			say(why, whylen, "the vault refused to reveal the payees of award %s (vault error "
+			tl_why(why, whylen, "the vault refused to reveal the payees of award %s (vault error "
 			                 "\"%s\"); batch %s abandoned, nothing was exported",
 			    award, rep.error, batch_id);
 			audit_note(s, payer, "reveal_refused", aobj, rep.error[0] ? rep.error : "-");
 			e = TL_EDENIED;
 		} else if (e == TL_OK && !reply_matches(j, &rep)) {
-			say(why, whylen, "the vault's answer for award %s does not match the request; "
+			tl_why(why, whylen, "the vault's answer for award %s does not match the request; "
 			                 "batch %s abandoned, nothing was exported", award, batch_id);
 			e = TL_EPROTO;
 		} else if (e != TL_OK) {
-			say(why, whylen, "award %s: %s; batch %s abandoned, nothing was exported", award,
+			tl_why(why, whylen, "award %s: %s; batch %s abandoned, nothing was exported", award,
 			    vwhy, batch_id);
 		}
 		if (e == TL_OK) {
@@ -864,7 +852,7 @@ export_batch_with(struct payouts_svc *s, const struct export_hooks *h, const cha
 	    (e = join(dir, tmp, tpath, sizeof(tpath))) != TL_OK)
 		goto fail;
 	if ((e = write_new(tpath, file.data, file.len)) != TL_OK) {
-		say(why, whylen, "cannot write %s: %s", tpath, strerror(errno));
+		tl_why(why, whylen, "cannot write %s: %s", tpath, strerror(errno));
 		goto fail;
 	}
 	hash_hex(file.data, file.len, hash);
@@ -873,14 +861,14 @@ export_batch_with(struct payouts_svc *s, const struct export_hooks *h, const cha
 	                    " WHERE batch_id = ?1 AND state = 'preparing';", "ttt", batch_id, name, hash);
 	pthread_mutex_unlock(&s->lock);
 	if (e != TL_OK) {
-		say(why, whylen, "cannot record the batch file: %s", tl_strerror(e));
+		tl_why(why, whylen, "cannot record the batch file: %s", tl_strerror(e));
 		(void)unlink(tpath);
 		goto fail;
 	}
 	if (stop == EXPORT_STOP_TMP)
 		goto crash;
 	if (rename(tpath, path) != 0 || fsync_dir(dir) != TL_OK) {
-		say(why, whylen, "cannot move the batch file into place in %s: %s", dir, strerror(errno));
+		tl_why(why, whylen, "cannot move the batch file into place in %s: %s", dir, strerror(errno));
 		(void)unlink(tpath);
 		(void)unlink(path);
 		e = TL_EIO;
@@ -894,7 +882,7 @@ export_batch_with(struct payouts_svc *s, const struct export_hooks *h, const cha
 	if (e != TL_OK) {
 		/* The file is in place with its hash recorded: the next export's
 		 * recovery completes this batch rather than paying it twice. */
-		say(why, whylen, "batch %s was written but not yet marked exported (%s); the next "
+		tl_why(why, whylen, "batch %s was written but not yet marked exported (%s); the next "
 		                 "export or confirm completes it", batch_id, tl_strerror(e));
 		goto out;
 	}
@@ -903,7 +891,7 @@ export_batch_with(struct payouts_svc *s, const struct export_hooks *h, const cha
 	         (long long)total, district, name);
 	if (rows)
 		*rows = w.n;
-	say(why, whylen, "batch %s: %zu rows, total %lld fen, file %s", batch_id, w.n,
+	tl_why(why, whylen, "batch %s: %zu rows, total %lld fen, file %s", batch_id, w.n,
 	    (long long)total, name);
 	e = TL_OK;
 	goto out;
@@ -913,7 +901,7 @@ fail:
 	goto out;
 crash:
 	/* Test hook: stop as a killed process would, leaving the state as is. */
-	say(why, whylen, "stopped at test point %d", (int)stop);
+	tl_why(why, whylen, "stopped at test point %d", (int)stop);
 	e = TL_EIO;
 out:
 	export_unlock(lockfd);
@@ -1041,9 +1029,9 @@ payouts_batch_confirm(struct payouts_svc *s, const char *payer, const char *batc
 	enum tl_err e, fe = TL_OK;
 	bool changed = false;
 
-	say(why, whylen, "ok");
+	tl_why(why, whylen, "ok");
 	if (!payer_valid(payer) || !batch_id || !id_valid(batch_id)) {
-		say(why, whylen, "invalid payer or batch id");
+		tl_why(why, whylen, "invalid payer or batch id");
 		return TL_EINVAL;
 	}
 	pthread_mutex_lock(&s->lock);
@@ -1053,7 +1041,7 @@ payouts_batch_confirm(struct payouts_svc *s, const char *payer, const char *batc
 	if (e == TL_OK && strcmp(state, "preparing") == 0) {
 		/* Either an export is writing it now (then wait) or one died. */
 		if ((e = export_recover(s, now_ms, why, whylen)) == TL_EUNAVAIL) {
-			say(why, whylen, "batch %s is still being exported; confirm it when the file is ready",
+			tl_why(why, whylen, "batch %s is still being exported; confirm it when the file is ready",
 			    batch_id);
 			return e;
 		}
@@ -1063,16 +1051,16 @@ payouts_batch_confirm(struct payouts_svc *s, const char *payer, const char *batc
 		pthread_mutex_unlock(&s->lock);
 	}
 	if (e == TL_ENOTFOUND) {
-		say(why, whylen, "no batch %s", batch_id);
+		tl_why(why, whylen, "no batch %s", batch_id);
 		return e;
 	}
 	if (e != TL_OK) {
 		if (strcmp(why, "ok") == 0)
-			say(why, whylen, "batch %s: %s", batch_id, tl_strerror(e));
+			tl_why(why, whylen, "batch %s: %s", batch_id, tl_strerror(e));
 		return e;
 	}
 	if (strcmp(state, "abandoned") == 0) {
-		say(why, whylen, "batch %s was abandoned (%s) and never handed to the bank; there is "
+		tl_why(why, whylen, "batch %s was abandoned (%s) and never handed to the bank; there is "
 		                 "nothing to confirm", batch_id, error);
 		return TL_EDENIED;
 	}
@@ -1080,7 +1068,7 @@ payouts_batch_confirm(struct payouts_svc *s, const char *payer, const char *batc
 	e = load_brows(s->db, batch_id, &r, &n);
 	pthread_mutex_unlock(&s->lock);
 	if (e != TL_OK) {
-		say(why, whylen, "batch %s: cannot read its rows: %s", batch_id, tl_strerror(e));
+		tl_why(why, whylen, "batch %s: cannot read its rows: %s", batch_id, tl_strerror(e));
 		return e;
 	}
 	/* One share at a time, each durable on its own: the derived transfer
@@ -1112,7 +1100,7 @@ payouts_batch_confirm(struct payouts_svc *s, const char *payer, const char *batc
 			continue;
 		}
 		if (db_failed(s->db)) {
-			say(why, whylen, "batch %s: database I/O failure while confirming (%s); restart "
+			tl_why(why, whylen, "batch %s: database I/O failure while confirming (%s); restart "
 			                 "and confirm again", batch_id, tl_strerror(e));
 			free(r);
 			return TL_EIO;
@@ -1141,18 +1129,18 @@ payouts_batch_confirm(struct payouts_svc *s, const char *payer, const char *batc
 	if (changed)
 		audit_note(s, payer, "confirm", object, failed ? "partial" : NULL);
 	if (failed) {
-		say(why, whylen, "batch %s: %zu row(s) paid, %zu returned, %zu could not be confirmed; "
+		tl_why(why, whylen, "batch %s: %zu row(s) paid, %zu returned, %zu could not be confirmed; "
 		                 "first: %s", batch_id, paid, returned, failed, first);
 		free(r);
 		return fe;
 	}
 	if (e != TL_OK) {
-		say(why, whylen, "batch %s: rows paid but the batch state was not saved (%s); confirm "
+		tl_why(why, whylen, "batch %s: rows paid but the batch state was not saved (%s); confirm "
 		                 "again", batch_id, tl_strerror(e));
 		free(r);
 		return e;
 	}
-	say(why, whylen, "batch %s %s: %zu row(s) paid, %zu returned", batch_id,
+	tl_why(why, whylen, "batch %s %s: %zu row(s) paid, %zu returned", batch_id,
 	    changed ? "confirmed" : "was already confirmed", paid, returned);
 	free(r);
 	return TL_OK;
@@ -1169,10 +1157,10 @@ payouts_batch_return_row(struct payouts_svc *s, const char *payer, const char *b
 	bool row;
 	enum tl_err e;
 
-	say(why, whylen, "ok");
+	tl_why(why, whylen, "ok");
 	if (!payer_valid(payer) || !batch_id || !id_valid(batch_id) || !award_id ||
 	    !id_valid(award_id) || share_idx < 0 || share_idx > 63) {
-		say(why, whylen, "invalid payer, batch, award or share");
+		tl_why(why, whylen, "invalid payer, batch, award or share");
 		return TL_EINVAL;
 	}
 	pthread_mutex_lock(&s->lock);
@@ -1183,7 +1171,7 @@ payouts_batch_return_row(struct payouts_svc *s, const char *payer, const char *b
 	    (e = db_bind_int64(st, 3, share_idx)) != TL_OK || (e = db_step(st, &row)) != TL_OK)
 		goto unlock;
 	if (!row) {
-		say(why, whylen, "batch %s has no row for award %s share %d", batch_id, award_id, share_idx);
+		tl_why(why, whylen, "batch %s has no row for award %s share %d", batch_id, award_id, share_idx);
 		e = TL_ENOTFOUND;
 		goto unlock;
 	}
@@ -1193,13 +1181,13 @@ payouts_batch_return_row(struct payouts_svc *s, const char *payer, const char *b
 	db_finalize(st);
 	st = NULL;
 	if (strcmp(state, "returned") == 0) {
-		say(why, whylen, "award %s share %d was already returned in batch %s", award_id, share_idx,
+		tl_why(why, whylen, "award %s share %d was already returned in batch %s", award_id, share_idx,
 		    batch_id);
 		e = TL_OK;
 		goto unlock;
 	}
 	if (strcmp(state, "exported") != 0) {
-		say(why, whylen, "award %s share %d in batch %s is %s; only an exported, unconfirmed row "
+		tl_why(why, whylen, "award %s share %d in batch %s is %s; only an exported, unconfirmed row "
 		                 "can be returned%s", award_id, share_idx, batch_id, state,
 		    strcmp(state, "paid") == 0 ? " (its payment is already confirmed in the ledger)" : "");
 		e = TL_EDENIED;
@@ -1215,7 +1203,7 @@ payouts_batch_return_row(struct payouts_svc *s, const char *payer, const char *b
 	else if (e == TL_ENOTFOUND || e == TL_OK)
 		e = TL_OK;
 	if (e != TL_OK) {
-		say(why, whylen, "award %s share %d: cannot mark the claim refused: %s", award_id,
+		tl_why(why, whylen, "award %s share %d: cannot mark the claim refused: %s", award_id,
 		    share_idx, tl_strerror(e));
 		goto unlock;
 	}
@@ -1223,7 +1211,7 @@ payouts_batch_return_row(struct payouts_svc *s, const char *payer, const char *b
 	                         " WHERE batch_id = ?1 AND award_id = ?2 AND share_idx = ?3"
 	                         " AND state = 'exported';",
 	                  "ttii", batch_id, award_id, (int64_t)share_idx, now_ms)) != TL_OK) {
-		say(why, whylen, "award %s share %d: cannot mark the row returned: %s", award_id,
+		tl_why(why, whylen, "award %s share %d: cannot mark the row returned: %s", award_id,
 		    share_idx, tl_strerror(e));
 		goto unlock;
 	}
@@ -1231,7 +1219,7 @@ payouts_batch_return_row(struct payouts_svc *s, const char *payer, const char *b
 	(void)snprintf(object, sizeof(object), "batch:%s,award:%s,share:%d", batch_id, award_id,
 	               share_idx);
 	audit_note(s, payer, "bank_reject", object, NULL);
-	say(why, whylen, "award %s share %d returned; the reporter may claim again", award_id,
+	tl_why(why, whylen, "award %s share %d returned; the reporter may claim again", award_id,
 	    share_idx);
 	return TL_OK;
 unlock:
